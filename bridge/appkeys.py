@@ -1,0 +1,16 @@
+"""Every typed application key, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bridge.config import Config
+from bridge.modelmap import ModelMap
+from supervisor.pool import Pool
+from supervisor.runner import TurnRunner
+
+CONFIG = web.AppKey("config", Config)
+MODELS = web.AppKey("models", ModelMap)
+POOL = web.AppKey("pool", Pool)
+RUNNER = web.AppKey("runner", TurnRunner)
+CLI_VERSION = web.AppKey("cli_version", str)

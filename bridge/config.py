@@ -1,0 +1,129 @@
+"""Settings from the environment (and `.env`), as one frozen value.
+
+The names match the deployments of the bridge this one replaces (HOST, PORT, CLAUDE_COMMAND,
+REQUEST_TIMEOUT, MAX_RETRIES, ...) so an existing `.env` keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+ROOT = Path(__file__).resolve().parent.parent
+PINNED_CLI = ROOT / ".tools" / "node_modules" / ".bin" / "claude"
+DEFAULT_MODEL_MAP = ROOT / "config" / "models.json"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot start with."""
+
+
+def _default_command() -> str:
+    return str(PINNED_CLI) if PINNED_CLI.exists() else "claude"
+
+
+@attrs.frozen
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    debug: bool = False
+    log_level: str = "INFO"
+    claude_command: str = attrs.field(factory=_default_command)
+    request_timeout: float = 300.0
+    max_retries: int = 2
+    pool_size: int = 4
+    max_queue: int = 32
+    queue_timeout: float = 30.0
+    turns_per_slot: int = 200
+    start_timeout: float = 30.0
+    shutdown_grace: float = 30.0
+    max_request_bytes: int = 20 * 1024 * 1024
+    model_map_file: Path = DEFAULT_MODEL_MAP
+    model_map_override: Mapping[str, str] = attrs.field(factory=dict)
+    slot_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()) / f"claude-bridge-{os.getpid()}")
+    # The environment the CLI children may inherit from (credentials): never printed.
+    cli_env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
+    user_home: Path | None = attrs.field(factory=lambda: Path.home())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = dict(os.environ if env is None else env)
+        kwargs: dict[str, object] = {"cli_env": env}
+        readers = {
+            "HOST": ("host", str),
+            "PORT": ("port", _int(1, 65535)),
+            "DEBUG": ("debug", _bool),
+            "LOG_LEVEL": ("log_level", _level),
+            "CLAUDE_COMMAND": ("claude_command", str),
+            "REQUEST_TIMEOUT": ("request_timeout", _float(0.1)),
+            "MAX_RETRIES": ("max_retries", _int(0, 10)),
+            "POOL_SIZE": ("pool_size", _int(1, 256)),
+            "MAX_QUEUE": ("max_queue", _int(0, 100_000)),
+            "QUEUE_TIMEOUT": ("queue_timeout", _float(0.0)),
+            "TURNS_PER_SLOT": ("turns_per_slot", _int(1, 1_000_000)),
+            "START_TIMEOUT": ("start_timeout", _float(1.0)),
+            "SHUTDOWN_GRACE": ("shutdown_grace", _float(0.0)),
+            "MAX_REQUEST_BYTES": ("max_request_bytes", _int(1024, 1 << 31)),
+            "MODEL_MAP_FILE": ("model_map_file", Path),
+            "MODEL_MAP": ("model_map_override", _json_map),
+            "SLOT_DIR": ("slot_dir", Path),
+        }
+        for name, (field, parse) in readers.items():
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                kwargs[field] = parse(raw)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{name}={raw!r}: {exc}") from None
+        if env.get("HOME"):
+            kwargs["user_home"] = Path(env["HOME"])
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _int(lo: int, hi: int):  # type: ignore[no-untyped-def]
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return value
+
+    return parse
+
+
+def _float(lo: float):  # type: ignore[no-untyped-def]
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if value < lo:
+            raise ValueError(f"must be at least {lo}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
+def _json_map(raw: str) -> dict[str, str]:
+    value = json.loads(raw)
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError('expected a JSON object of strings, e.g. {"gpt-4o": "opus"}')
+    return value

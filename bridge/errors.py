@@ -1,0 +1,187 @@
+"""Domain errors and the one middleware that turns every failure into OpenAI's error body.
+
+Handlers raise; nothing below this module knows about HTTP status codes or JSON envelopes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from supervisor import errors as sup
+
+log = structlog.get_logger(__name__)
+
+
+class ApiError(Exception):
+    status = 400
+    type = "invalid_request_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+        if status is not None:
+            self.status = status
+        if type is not None:
+            self.type = type
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(ApiError):
+    status = 400
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class ModelNotFound(NotFound):
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"The model `{model}` does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
+
+
+class RateLimited(ApiError):
+    status = 429
+    type = "requests"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(
+            message,
+            code="rate_limit_exceeded",
+            headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+        )
+
+
+class UpstreamFailure(ApiError):
+    status = 502
+    type = "api_error"
+
+
+class Unavailable(ApiError):
+    status = 503
+    type = "api_error"
+
+
+class GatewayTimeout(ApiError):
+    status = 504
+    type = "timeout"
+
+
+def from_supervisor(exc: sup.SupervisorError) -> ApiError:
+    """Maps what went wrong below the HTTP layer onto an OpenAI-style error."""
+    if isinstance(exc, (sup.QueueFull, sup.QueueTimeout)):
+        return RateLimited(f"{exc}; try again shortly.", exc.retry_after)
+    if isinstance(exc, sup.TurnTimeout):
+        return GatewayTimeout(str(exc), code="timeout")
+    if isinstance(exc, sup.PoolUnavailable):
+        return Unavailable(str(exc), code="cli_unavailable")
+    if isinstance(exc, sup.PoolClosed):
+        return Unavailable(str(exc), code="shutting_down")
+    if isinstance(exc, sup.UpstreamError):
+        return _from_upstream(exc)
+    return UpstreamFailure(f"the Claude CLI failed: {exc}", code="cli_error")
+
+
+def _from_upstream(exc: sup.UpstreamError) -> ApiError:
+    status, text = exc.status, str(exc)
+    if exc.timed_out:
+        return GatewayTimeout(f"the upstream did not answer in time: {text}", code="upstream_timeout")
+    if status in (401, 403):
+        return UpstreamFailure(
+            f"the bridge's upstream credentials were rejected by Anthropic (HTTP {status}); "
+            f"check ANTHROPIC_API_KEY or the CLI login: {text}",
+            code="upstream_authentication_failed",
+        )
+    if status == 429:
+        return RateLimited(f"the upstream is rate limiting requests: {text}", 10)
+    if status == 529:
+        return Unavailable(f"the upstream is overloaded: {text}", code="upstream_overloaded")
+    if status == 404:
+        return NotFound(
+            f"the upstream does not know this model: {text}",
+            param="model",
+            code="model_not_found",
+        )
+    if status is not None and 400 <= status < 500:
+        return InvalidRequest(
+            f"the upstream rejected the request: {text}",
+            code="upstream_invalid_request",
+        )
+    return UpstreamFailure(f"the upstream failed: {text}", code="upstream_error")
+
+
+def to_api_error(exc: BaseException) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, sup.SupervisorError):
+        return from_supervisor(exc)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return ApiError(f"Request body too large: {exc.text}", status=413, code="request_too_large")
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound("Unknown request URL. Please check the URL and method.", code="unknown_url")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return ApiError(
+            f"Method {exc.method} not allowed for this URL.",
+            status=405,
+            code="method_not_allowed",
+        )
+    if isinstance(exc, web.HTTPException):
+        return ApiError(exc.reason, status=exc.status)
+    return ApiError(
+        "The server had an error while processing your request.",
+        status=500,
+        type="server_error",
+    )
+
+
+def error_response(err: ApiError) -> web.Response:
+    return web.json_response(err.body(), status=err.status, headers=err.headers)
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(to_api_error(exc))
+    except (ApiError, sup.SupervisorError) as exc:
+        err = to_api_error(exc)
+        log.info("request_failed", status=err.status, code=err.code, error=err.message[:300])
+        return error_response(err)
+    except Exception:
+        log.exception("unhandled_error")
+        return error_response(to_api_error(RuntimeError()))

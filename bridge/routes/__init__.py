@@ -1,0 +1,1 @@
+"""HTTP handlers: thin, they parse, call translation and the supervisor, and raise domain errors."""

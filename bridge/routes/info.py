@@ -1,0 +1,90 @@
+"""GET /, /health, /v1/models and /v1/models/{id}."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from bridge import __version__, appkeys
+from bridge.convert import to_json
+from bridge.errors import ModelNotFound
+from bridge.modelmap import UnknownModel
+from bridge.schemas import ModelCard, ModelList
+
+STARTED = int(time.time())
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.json_response(
+        {
+            "name": "Claude OpenAI Bridge",
+            "version": __version__,
+            "cli_version": request.app[appkeys.CLI_VERSION],
+            "features": {
+                "chat_completions": True,
+                "streaming": True,
+                "stream_usage": True,
+                "warm_process_pool": True,
+                "function_calling": False,
+                "structured_output": False,
+                "images": False,
+                "sessions": False,
+                "responses_api": False,
+            },
+            "links": {
+                "health": "/health",
+                "models": "/v1/models",
+                "chat_completions": "/v1/chat/completions",
+            },
+        }
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    pool = request.app[appkeys.POOL]
+    stats = pool.stats()
+    if pool.unavailable:
+        status, code = "unavailable", 503
+    elif stats["warm"] + stats["busy"] + stats["resetting"] == 0:
+        status, code = "starting", 200
+    else:
+        status, code = "ok", 200
+    body = {
+        "status": status,
+        "cli_version": request.app[appkeys.CLI_VERSION],
+        "pool": {k: stats[k] for k in ("size", "warm", "busy", "starting", "resetting", "restarts")},
+        "queue_depth": stats["queue_depth"],
+        "last_start_error": pool.last_start_error if pool.unavailable else None,
+    }
+    return web.json_response(body, status=code)
+
+
+def _card(model_id: str) -> ModelCard:
+    owner = (
+        "anthropic"
+        if model_id.startswith("claude") or model_id in ("sonnet", "opus", "haiku")
+        else "claude-openai-bridge"
+    )
+    return ModelCard(id=model_id, created=STARTED, owned_by=owner)
+
+
+def _cli_ids(request: web.Request) -> list[str]:
+    ids: list[str] = []
+    for model in request.app[appkeys.POOL].cli_models:
+        ids.extend(str(model[key]) for key in ("value", "resolvedModel") if model.get(key))
+    return [i for i in ids if i != "default"]
+
+
+async def list_models(request: web.Request) -> web.Response:
+    ids = request.app[appkeys.MODELS].ids(_cli_ids(request))
+    return web.json_response(to_json(ModelList(data=tuple(_card(i) for i in ids))))
+
+
+async def get_model(request: web.Request) -> web.Response:
+    model_id = request.match_info["model_id"]
+    try:
+        request.app[appkeys.MODELS].resolve(model_id, _cli_ids(request))
+    except UnknownModel:
+        raise ModelNotFound(model_id) from None
+    return web.json_response(to_json(_card(model_id)))

@@ -1,0 +1,1 @@
+"""OpenAI <-> CLI translation: pure functions, no I/O."""

@@ -1,0 +1,104 @@
+"""Typed events read from the CLI's stream-json stdout.
+
+Only the fields the bridge acts on are lifted out; `raw` keeps the rest for logs and for
+later features, so the typed layer never has to guess at fields it does not understand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class ControlResponse:
+    request_id: str
+    ok: bool
+    response: dict[str, Any]
+    error: str | None = None
+
+
+@attrs.frozen
+class ControlRequest:
+    request_id: str
+    subtype: str
+    request: dict[str, Any]
+
+
+@attrs.frozen
+class MessageStart:
+    message_id: str
+    model: str
+
+
+@attrs.frozen
+class TextDelta:
+    message_id: str | None
+    text: str
+
+
+@attrs.frozen
+class AssistantMessage:
+    """A whole assistant message; its `usage` is a copy of message_start and is never used."""
+
+    message_id: str | None
+    model: str | None
+    content: list[dict[str, Any]]
+
+    @property
+    def synthetic(self) -> bool:
+        """The CLI's own stand-in message carrying an API error text: never model output."""
+        return self.model == "<synthetic>"
+
+    @property
+    def text(self) -> str:
+        return "".join(b.get("text", "") for b in self.content if b.get("type") == "text")
+
+
+@attrs.frozen
+class ApiRetry:
+    attempt: int
+    error_status: int | None
+    error: str | None
+
+
+@attrs.frozen
+class Result:
+    is_error: bool
+    subtype: str
+    stop_reason: str | None
+    terminal_reason: str | None
+    api_error_status: int | None
+    text: str | None
+    usage: dict[str, Any]
+    num_turns: int
+    raw: dict[str, Any] = attrs.field(repr=False, eq=False)
+
+
+@attrs.frozen
+class Other:
+    type: str
+    subtype: str | None
+    raw: dict[str, Any] = attrs.field(repr=False, eq=False)
+
+
+@attrs.frozen
+class ProcessExited:
+    """Synthesised when stdout closes: the process is gone."""
+
+    returncode: int | None
+    stderr_tail: str
+
+
+Event = (
+    ControlResponse
+    | ControlRequest
+    | MessageStart
+    | TextDelta
+    | AssistantMessage
+    | ApiRetry
+    | Result
+    | Other
+    | ProcessExited
+)

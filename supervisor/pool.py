@@ -1,0 +1,357 @@
+"""A bounded set of warm slots, a FIFO wait queue in front of them, and their upkeep.
+
+At most `size` CLI processes exist at any time, one per seat. A request takes an idle slot of
+its launch profile; when there is none, an empty seat is filled or the least recently used
+idle slot of another profile is replaced. After every turn the slot is rewound (or recycled)
+in the background, never on the request path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import attrs
+import structlog
+
+from supervisor.errors import PoolClosed, PoolUnavailable, QueueFull, QueueTimeout
+from supervisor.launch import (
+    DEFAULT_PROFILE,
+    LaunchProfile,
+    LaunchSettings,
+    build_argv,
+    build_env,
+    prepare_slot_dir,
+)
+from supervisor.slot import Slot, SlotState
+from supervisor.transport import SubprocessTransport, Transport
+
+log = structlog.get_logger(__name__)
+
+TransportFactory = Callable[[list[str], dict[str, str], str], Transport]
+
+
+@attrs.frozen
+class PoolSettings:
+    size: int = 4
+    max_queue: int = 32
+    queue_timeout: float = 30.0
+    start_timeout: float = 30.0
+    turns_per_slot: int = 200
+    start_failures_before_unavailable: int = 3
+    start_backoff_max: float = 30.0
+
+
+@attrs.define(eq=False)
+class _Waiter:
+    profile: LaunchProfile
+    future: asyncio.Future[Slot]
+    provisioned: bool = False
+
+
+class Pool:
+    def __init__(
+        self,
+        settings: PoolSettings,
+        launch: LaunchSettings,
+        transport_factory: TransportFactory = SubprocessTransport,
+    ) -> None:
+        self.settings = settings
+        self.launch = launch
+        self._factory = transport_factory
+        self._seats: list[Slot | None] = [None] * settings.size
+        self._waiters: deque[_Waiter] = deque()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._start_failures = 0
+        self._next_start_at = 0.0
+        self.last_start_error: str | None = None
+        self.restarts = 0
+        self.cli_models: list[dict[str, object]] = []
+        self._profile_seen: dict[LaunchProfile, float] = {DEFAULT_PROFILE: time.monotonic()}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        Path(self.launch.workdir).mkdir(parents=True, exist_ok=True)
+        for seat in range(self.settings.size):
+            self._spawn(seat, DEFAULT_PROFILE)
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """True once every seat holds an idle slot (tests and benchmarks wait for this)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            if all(s is not None and s.state is SlotState.IDLE for s in self._seats):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Stops taking turns, lets running ones finish within `grace`, then kills the rest."""
+        self._closed = True
+        for waiter in self._waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(PoolClosed("the server is shutting down"))
+        self._waiters.clear()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + grace
+        while loop.time() < end and any(s and s.state is SlotState.BUSY for s in self._seats):
+            await asyncio.sleep(0.05)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in self._seats if s is not None), return_exceptions=True)
+        self._seats = [None] * self.settings.size
+
+    def background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """Runs upkeep that must outlive the request that caused it; cancelled on close."""
+        # A fresh context: upkeep must not log under the request id of whoever triggered it.
+        task: asyncio.Task[Any] = asyncio.create_task(coro, name=name, context=contextvars.Context())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- spawning ------------------------------------------------------------------------
+
+    def _spawn(self, seat: int, profile: LaunchProfile) -> Slot:
+        slot_id = f"s{next(self._ids)}"
+        paths = prepare_slot_dir(self.launch, slot_id, profile)
+        argv = build_argv(self.launch, paths.system_prompt_file, profile)
+        env = build_env(self.launch, paths.home, paths.tmp)
+        slot = Slot(slot_id, profile, self._factory(argv, env, str(paths.cwd)))
+        self._seats[seat] = slot
+        self.background(self._start_slot(seat, slot, paths.base), name=f"start-{slot_id}")
+        return slot
+
+    async def _start_slot(self, seat: int, slot: Slot, base: Path) -> None:
+        delay = self._next_start_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t0 = time.perf_counter()
+        try:
+            await slot.start(self.settings.start_timeout)
+        except Exception as exc:  # noqa: BLE001 - any start failure is reported the same way
+            detail = slot.exit_info.stderr_tail[-300:] if slot.exit_info else ""
+            self.last_start_error = f"{type(exc).__name__}: {exc} {detail}".strip()
+            self._start_failures += 1
+            backoff = min(self.settings.start_backoff_max, 0.5 * 2 ** (self._start_failures - 1))
+            self._next_start_at = time.monotonic() + backoff
+            log.error(
+                "slot_start_failed",
+                slot_id=slot.slot_id,
+                error=self.last_start_error,
+                backoff=backoff,
+            )
+            await slot.close()
+            _remove_tree(base)
+            if self._seats[seat] is slot:
+                self._seats[seat] = None
+            if self.unavailable:
+                self._fail_waiters(PoolUnavailable(f"cannot start the Claude CLI: {self.last_start_error}"))
+            elif not self._closed and not self._waiters:
+                self._spawn(seat, slot.profile)
+            self._dispatch()
+            return
+        self._start_failures = 0
+        self.cli_models = slot.models or self.cli_models
+        log.info(
+            "slot_ready",
+            slot_id=slot.slot_id,
+            pid=slot.pid,
+            ms=round((time.perf_counter() - t0) * 1000),
+        )
+        self.background(self._watch(seat, slot, base), name=f"watch-{slot.slot_id}")
+        self._dispatch()
+
+    async def _watch(self, seat: int, slot: Slot, base: Path) -> None:
+        """Notices a process that died while idle and fills its seat again."""
+        while slot.alive:
+            await asyncio.sleep(0.5)
+        if self._seats[seat] is slot:
+            await self._retire(seat, slot, base, replace=True)
+
+    async def _retire(self, seat: int, slot: Slot, base: Path | None = None, *, replace: bool) -> None:
+        if self._seats[seat] is slot:
+            self._seats[seat] = None
+        await slot.close()
+        _remove_tree(base or self.launch.workdir / slot.slot_id)
+        if replace and not self._closed and self._seats[seat] is None:
+            self.restarts += 1
+            self._spawn(seat, self._profile_for_refill(slot.profile))
+        self._dispatch()
+
+    def _profile_for_refill(self, previous: LaunchProfile) -> LaunchProfile:
+        if not any(s and s.profile == DEFAULT_PROFILE and s.alive for s in self._seats):
+            return DEFAULT_PROFILE
+        return previous
+
+    # -- leasing -------------------------------------------------------------------------
+
+    @property
+    def unavailable(self) -> bool:
+        live = any(s is not None and s.alive and s.state is not SlotState.STARTING for s in self._seats)
+        return not live and self._start_failures >= self.settings.start_failures_before_unavailable
+
+    async def acquire(self, profile: LaunchProfile) -> Slot:
+        if self._closed:
+            raise PoolClosed("the server is shutting down")
+        if self.unavailable:
+            # Try again now and then, so a fixed installation recovers by itself.
+            self._kick_empty_seats(profile)
+            raise PoolUnavailable(f"cannot start the Claude CLI: {self.last_start_error}")
+        self._profile_seen[profile] = time.monotonic()
+        if len(self._waiters) >= self.settings.max_queue:
+            raise QueueFull(retry_after=self._retry_after())
+        waiter = _Waiter(profile, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        self._dispatch()
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter.future), self.settings.queue_timeout)
+        except TimeoutError:
+            if _holds_slot(waiter.future):
+                return waiter.future.result()
+            raise QueueTimeout(self.settings.queue_timeout, self._retry_after()) from None
+        except asyncio.CancelledError:
+            if _holds_slot(waiter.future):  # handed a slot just as the caller gave up
+                self.release(waiter.future.result())
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            if not waiter.future.done():
+                waiter.future.cancel()
+
+    def _kick_empty_seats(self, profile: LaunchProfile) -> None:
+        if time.monotonic() < self._next_start_at:
+            return
+        for seat, slot in enumerate(self._seats):
+            if slot is None:
+                self._spawn(seat, profile)
+                return
+
+    def _retry_after(self) -> float:
+        return max(1.0, min(30.0, self.settings.queue_timeout / 2))
+
+    def _fail_waiters(self, exc: Exception) -> None:
+        for waiter in list(self._waiters):
+            if not waiter.future.done():
+                waiter.future.set_exception(exc)
+        self._waiters.clear()
+
+    def _dispatch(self) -> None:
+        """Hands idle slots to waiters in arrival order and provisions what they lack."""
+        if self._closed:
+            return
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                self._waiters.remove(waiter)
+                continue
+            slot = self._idle(waiter.profile)
+            if slot is not None:
+                slot.state = SlotState.BUSY
+                self._waiters.remove(waiter)
+                waiter.future.set_result(slot)
+                continue
+            if not waiter.provisioned:
+                waiter.provisioned = self._provision(waiter.profile)
+
+    def _idle(self, profile: LaunchProfile) -> Slot | None:
+        for slot in self._seats:
+            if slot is not None and slot.state is SlotState.IDLE and slot.profile == profile:
+                return slot
+        return None
+
+    def _provision(self, profile: LaunchProfile) -> bool:
+        """Starts a slot for `profile` in a free seat, or in place of an idle slot of another profile."""
+        for seat, slot in enumerate(self._seats):
+            if slot is None:
+                self._spawn(seat, profile)
+                return True
+        victims = [
+            (seat, slot)
+            for seat, slot in enumerate(self._seats)
+            if slot is not None and slot.state is SlotState.IDLE and slot.profile != profile
+        ]
+        if not victims:
+            return False
+        seat, victim = min(
+            victims,
+            key=lambda sv: (
+                self._profile_seen.get(sv[1].profile, 0.0),
+                sv[1].last_used,
+            ),
+        )
+        victim.state = SlotState.DEAD
+        self._seats[seat] = None
+        self.background(victim.close(), name=f"replace-{victim.slot_id}")
+        _remove_tree_later(self, self.launch.workdir / victim.slot_id)
+        self._spawn(seat, profile)
+        return True
+
+    def release(self, slot: Slot, *, healthy: bool = True) -> None:
+        """Gives a slot back after a turn: rewound in the background, or replaced."""
+        self.background(self._recover(slot, healthy), name=f"recover-{slot.slot_id}")
+
+    async def _recover(self, slot: Slot, healthy: bool) -> None:
+        seat = next((i for i, s in enumerate(self._seats) if s is slot), None)
+        if seat is None:
+            await slot.close()
+            return
+        slot.state = SlotState.RESETTING
+        ok = healthy and slot.alive and slot.turns_served < self.settings.turns_per_slot and await slot.reset()
+        if ok and not self._closed:
+            slot.state = SlotState.IDLE
+            self._dispatch()
+            return
+        await self._retire(seat, slot, replace=True)
+
+    def discard(self, slot: Slot) -> None:
+        """A slot that misbehaved (timed out, ignored an interrupt): killed and replaced."""
+        slot.kill_now()
+        self.release(slot, healthy=False)
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        counts = {state.value: 0 for state in SlotState}
+        for slot in self._seats:
+            if slot is not None:
+                counts[slot.state.value] += 1
+        return {
+            "size": self.settings.size,
+            "warm": counts["idle"],
+            "busy": counts["busy"],
+            "resetting": counts["resetting"],
+            "starting": counts["starting"],
+            "queue_depth": sum(1 for w in self._waiters if not w.future.done()),
+            "restarts": self.restarts,
+        }
+
+    def pids(self) -> list[int]:
+        return [s.pid for s in self._seats if s is not None and s.pid is not None]
+
+
+def _holds_slot(future: asyncio.Future[Slot]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_tree_later(pool: Pool, path: Path) -> None:
+    async def later() -> None:
+        await asyncio.sleep(2.0)
+        _remove_tree(path)
+
+    pool.background(later(), name="rm-slot-dir")

@@ -1,0 +1,129 @@
+"""One client turn end to end: lease a slot, run, retry what is worth retrying, clean up.
+
+Retries happen only while nothing has been produced for the client; cleanup after a
+cancelled or failed turn runs as a background task, so it completes even when the request
+handler is being torn down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncGenerator
+
+import attrs
+import structlog
+
+from supervisor.errors import SlotDied, TurnTimeout, UpstreamError
+from supervisor.events import AssistantMessage, Event, Result, TextDelta
+from supervisor.pool import Pool
+from supervisor.slot import Slot
+from supervisor.turn import TurnSpec
+
+log = structlog.get_logger(__name__)
+
+
+@attrs.frozen
+class RetryPolicy:
+    max_retries: int = 2
+    base: float = 0.5
+    cap: float = 8.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Exponential backoff with full jitter: attempt 0 waits up to `base` seconds."""
+        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+def error_from_result(result: Result) -> UpstreamError:
+    errors = result.raw.get("errors")
+    message = result.text or (", ".join(map(str, errors)) if isinstance(errors, list) and errors else "")
+    return UpstreamError(
+        message or f"upstream error ({result.terminal_reason})",
+        result.api_error_status,
+        result.terminal_reason,
+    )
+
+
+def _is_content(event: Event) -> bool:
+    if isinstance(event, TextDelta):
+        return bool(event.text)
+    if isinstance(event, AssistantMessage) and not event.synthetic:
+        return any(b.get("type") in ("text", "tool_use") for b in event.content)
+    return False
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        pool: Pool,
+        request_timeout: float,
+        retry: RetryPolicy,
+        rng: random.Random | None = None,
+    ):
+        self.pool = pool
+        self.request_timeout = request_timeout
+        self.retry = retry
+        self._rng = rng or random.Random()
+        self.retries = 0
+
+    async def stream(self, spec: TurnSpec) -> AsyncGenerator[Event, None]:
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            slot = await self.pool.acquire(spec.profile)
+            deadline = loop.time() + self.request_timeout
+            structlog.contextvars.bind_contextvars(slot_id=slot.slot_id)
+            outcome = "aborted"
+            committed = False
+            failure: UpstreamError | SlotDied | None = None
+            try:
+                async for event in slot.run(spec, deadline, self.request_timeout):
+                    if isinstance(event, Result):
+                        outcome = "finished"
+                        if event.is_error:
+                            failure = error_from_result(event)
+                            break
+                    committed = committed or _is_content(event)
+                    yield event
+                    if isinstance(event, Result):
+                        return
+            except TurnTimeout:
+                outcome = "broken"
+                raise
+            except SlotDied as exc:
+                outcome = "broken"
+                failure = exc
+            finally:
+                self._settle(slot, outcome)
+            assert failure is not None
+            retryable = isinstance(failure, SlotDied) or failure.transient
+            if not retryable or committed or attempt >= self.retry.max_retries:
+                raise failure
+            wait = self.retry.delay(attempt, self._rng)
+            log.warning(
+                "turn_retry",
+                attempt=attempt + 1,
+                error=str(failure)[:200],
+                status=getattr(failure, "status", None),
+                wait_s=round(wait, 3),
+            )
+            self.retries += 1
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    def _settle(self, slot: Slot, outcome: str) -> None:
+        if outcome == "finished":
+            self.pool.release(slot)
+        elif outcome == "broken":
+            self.pool.discard(slot)
+        else:
+            self.pool.background(self._abort(slot), name=f"abort-{slot.slot_id}")
+
+    async def _abort(self, slot: Slot) -> None:
+        """The client went away mid-turn: stop the upstream within a second, or kill."""
+        if await slot.interrupt(timeout=1.0):
+            log.info("turn_interrupted", slot_id=slot.slot_id)
+            self.pool.release(slot)
+        else:
+            log.warning("turn_interrupt_failed_killing", slot_id=slot.slot_id)
+            self.pool.discard(slot)

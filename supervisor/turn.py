@@ -1,0 +1,27 @@
+"""What one turn asks of a slot: the contract between the bridge's translation and the supervisor."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+from supervisor.launch import DEFAULT_PROFILE, LaunchProfile
+
+Content = str | list[dict[str, Any]]
+
+
+@attrs.frozen
+class Line:
+    """One earlier conversation message, replayed into the CLI without an upstream call."""
+
+    role: Literal["user", "assistant"]
+    content: Content
+
+
+@attrs.frozen
+class TurnSpec:
+    model: str
+    message: Content
+    history: tuple[Line, ...] = ()
+    profile: LaunchProfile = DEFAULT_PROFILE

@@ -1,0 +1,350 @@
+"""A scriptable fake of Anthropic's Messages API, owned by the tests.
+
+The real Claude CLI is pointed at it with ANTHROPIC_BASE_URL. What it answers is decided by
+directives written in the newest user message, so that concurrent requests each carry their own
+script and no shared per-test queue is needed:
+
+    <<say:TEXT>>          answer TEXT (one delta per word, spaces kept)
+    <<chunks:JSON>>       answer with exactly these text deltas (a JSON list of strings)
+    <<words:N>>           answer "w1 w2 ... wN"
+    <<gap:MS>>            wait MS between deltas
+    <<delay:MS>>          wait MS before the response starts
+    <<error:STATUS>>      fail every attempt with an Anthropic error body
+    <<flaky:STATUS:N>>    fail the first N attempts carrying this exact directive, then answer
+    <<hang>>              accept the request and never answer (until the client goes away)
+    <<hangafter:N>>       stream N words, then never finish
+    <<drop>>              send message_start, then drop the connection
+    <<usage:I:O:CR:CW>>   report these input/output/cache-read/cache-write tokens
+    <<stop:REASON>>       stop_reason to report (end_turn, max_tokens, refusal, ...)
+    <<bash:CMD>>          ask for the Bash tool with this command
+    <<write:PATH>>        ask for the Write tool to create PATH
+    <<tool:NAME:JSON>>    ask for any tool with this input
+    <<has:X>>             answer "yes" if X occurs anywhere in the earlier messages, else "no"
+
+Without a directive it answers "Hello from the fake upstream.". After a tool_result it answers
+"after-tool: " and the tool result's text. Every request body is recorded in `requests`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+DIRECTIVE = re.compile(r"<<([a-z]+)(?::(.*?))?>>", re.DOTALL)
+DEFAULT_TEXT = "Hello from the fake upstream."
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    started: float
+    finished: float | None = None
+    disconnected: float | None = None
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages", []))
+
+    def system_text(self) -> str:
+        system = self.body.get("system", [])
+        if isinstance(system, str):
+            return system
+        return "\n".join(b.get("text", "") for b in system)
+
+
+def block_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if block.get("type") == "text":
+            parts.append(block.get("text", ""))
+        elif block.get("type") == "tool_result":
+            parts.append(block_text(block.get("content")))
+    return "\n".join(parts)
+
+
+def last_user(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return message
+    return {"role": "user", "content": ""}
+
+
+@dataclass
+class FakeUpstream:
+    host: str = "127.0.0.1"
+    port: int = 0
+    requests: list[Recorded] = field(default_factory=list)
+    flaky_counts: dict[str, int] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def messages_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.startswith("/v1/messages") and "count_tokens" not in r.path]
+
+    def find(self, marker: str) -> list[Recorded]:
+        """Requests whose newest user message mentions marker."""
+        return [r for r in self.messages_requests() if marker in block_text(last_user(r.messages).get("content"))]
+
+    def in_flight(self) -> int:
+        return sum(1 for r in self.messages_requests() if r.finished is None and r.disconnected is None)
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {}
+        rec = Recorded(request.path, dict(request.headers), body, time.monotonic())
+        self.requests.append(rec)
+        try:
+            if request.method == "POST" and request.path.endswith("/count_tokens"):
+                return web.json_response({"input_tokens": 10})
+            if request.method == "POST" and request.path.startswith("/v1/messages"):
+                return await self._messages(request, rec)
+            return web.json_response(
+                {
+                    "type": "error",
+                    "error": {"type": "not_found_error", "message": "no such path"},
+                },
+                status=404,
+            )
+        except (asyncio.CancelledError, ConnectionResetError):
+            rec.disconnected = time.monotonic()
+            raise
+        finally:
+            if rec.finished is None and rec.disconnected is None:
+                rec.finished = time.monotonic()
+
+    async def _messages(self, request: web.Request, rec: Recorded) -> web.StreamResponse:
+        body = rec.body
+        messages = body.get("messages", [])
+        user = last_user(messages)
+        text = block_text(user.get("content"))
+        directives: dict[str, str] = {}
+        for name, arg in DIRECTIVE.findall(text):
+            directives.setdefault(name, arg)
+        model = body.get("model", "claude-sonnet-fake")
+
+        if "delay" in directives:
+            await asyncio.sleep(int(directives["delay"]) / 1000)
+        if "error" in directives:
+            return self._error(int(directives["error"]))
+        if "flaky" in directives:
+            status, _, times = directives["flaky"].partition(":")
+            key = "flaky:" + directives["flaky"]
+            seen = self.flaky_counts.get(key, 0)
+            self.flaky_counts[key] = seen + 1
+            if seen < int(times or "1"):
+                return self._error(int(status))
+        if "hang" in directives:
+            await asyncio.sleep(3600)
+
+        has_tool_result = isinstance(user.get("content"), list) and any(
+            b.get("type") == "tool_result" for b in user["content"]
+        )
+        blocks: list[dict[str, Any]] = []
+        chunks: list[str]
+        if has_tool_result:
+            chunks = ["after-tool: ", text]
+        elif "bash" in directives:
+            blocks.append(self._tool_use("Bash", {"command": directives["bash"], "description": "probe"}))
+            chunks = []
+        elif "write" in directives:
+            blocks.append(self._tool_use("Write", {"file_path": directives["write"], "content": "pwned"}))
+            chunks = []
+        elif "tool" in directives:
+            name, _, args = directives["tool"].partition(":")
+            blocks.append(self._tool_use(name, json.loads(args or "{}")))
+            chunks = []
+        elif "chunks" in directives:
+            chunks = json.loads(directives["chunks"])
+        elif "say" in directives:
+            chunks = re.findall(r"\S+\s*|\s+", directives["say"])
+        elif "words" in directives or "hangafter" in directives:
+            n = int(directives.get("words") or directives["hangafter"])
+            chunks = [f"w{i}" + (" " if i < n else "") for i in range(1, n + 1)]
+        elif "has" in directives:
+            # The directive itself names X once; any further occurrence came from elsewhere.
+            chunks = ["yes" if json.dumps(body).count(directives["has"]) > 1 else "no"]
+        else:
+            chunks = [DEFAULT_TEXT]
+
+        usage_in, usage_out, cache_read, cache_write = (
+            20 + len(json.dumps(messages)) // 40,
+            0,
+            0,
+            0,
+        )
+        if "usage" in directives:
+            usage_in, usage_out, cache_read, cache_write = (int(x) for x in directives["usage"].split(":"))
+        output_tokens = usage_out or max(1, len(chunks) + 10 * len(blocks))
+        stop_reason = directives.get("stop") or ("tool_use" if blocks else "end_turn")
+        gap = int(directives.get("gap", "0")) / 1000
+        usage = {
+            "input_tokens": usage_in,
+            "output_tokens": 1,
+            "cache_read_input_tokens": cache_read,
+            "cache_creation_input_tokens": cache_write,
+        }
+        msg_id = "msg_" + uuid.uuid4().hex[:20]
+        if not body.get("stream"):
+            content = ([{"type": "text", "text": "".join(chunks)}] if chunks else []) + blocks
+            return web.json_response(
+                {
+                    "id": msg_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": content,
+                    "stop_reason": stop_reason,
+                    "stop_sequence": None,
+                    "usage": {**usage, "output_tokens": output_tokens},
+                }
+            )
+
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "request-id": "req_fake"})
+        await resp.prepare(request)
+
+        async def send(event: str, data: dict[str, Any]) -> None:
+            await resp.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+
+        start = {
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        await send("message_start", {"type": "message_start", "message": start})
+        if "drop" in directives:
+            assert request.transport is not None
+            request.transport.close()
+            rec.disconnected = time.monotonic()
+            return resp
+        index = 0
+        if chunks:
+            await send(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            )
+            for i, chunk in enumerate(chunks):
+                if i and gap:
+                    await asyncio.sleep(gap)
+                await send(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": chunk},
+                    },
+                )
+            if "hangafter" in directives:
+                await asyncio.sleep(3600)
+            await send("content_block_stop", {"type": "content_block_stop", "index": 0})
+            index = 1
+        for block in blocks:
+            args = json.dumps(block["input"])
+            await send(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {**block, "input": {}},
+                },
+            )
+            half = len(args) // 2
+            for part in (args[:half], args[half:]):
+                await send(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "input_json_delta", "partial_json": part},
+                    },
+                )
+            await send("content_block_stop", {"type": "content_block_stop", "index": index})
+            index += 1
+        await send(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": output_tokens},
+            },
+        )
+        await send("message_stop", {"type": "message_stop"})
+        await resp.write_eof()
+        return resp
+
+    @staticmethod
+    def _tool_use(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "tool_use",
+            "id": "toolu_" + uuid.uuid4().hex[:20],
+            "name": name,
+            "input": args,
+        }
+
+    @staticmethod
+    def _error(status: int) -> web.Response:
+        kind = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            403: "permission_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            529: "overloaded_error",
+        }.get(status, "api_error")
+        return web.json_response(
+            {"type": "error", "error": {"type": kind, "message": f"fake {status}"}},
+            status=status,
+        )
+
+
+async def main(port: int) -> None:
+    fake = FakeUpstream(port=port)
+    await fake.start()
+    print(f"fake upstream on {fake.url}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 18181))
