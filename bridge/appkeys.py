@@ -14,3 +14,5 @@ MODELS = web.AppKey("models", ModelMap)
 POOL = web.AppKey("pool", Pool)
 RUNNER = web.AppKey("runner", TurnRunner)
 CLI_VERSION = web.AppKey("cli_version", str)
+
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from bridge.appkeys import REQUEST_ID
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -48,7 +50,7 @@ async def request_context_middleware(
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
 ) -> web.StreamResponse:
     request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     log = structlog.get_logger("bridge.access")

@@ -69,6 +69,8 @@ class Pool:
         self._seats: list[Slot | None] = [None] * settings.size
         self._waiters: deque[_Waiter] = deque()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Every slot whose process may still exist, seated or on its way out.
+        self._live: set[Slot] = set()
         self._ids = itertools.count(1)
         self._closed = False
         self._start_failures = 0
@@ -109,7 +111,8 @@ class Pool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(s.close() for s in self._seats if s is not None), return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in list(self._live)), return_exceptions=True)
+        self._live.clear()
         self._seats = [None] * self.settings.size
 
     def background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -128,6 +131,7 @@ class Pool:
         env = build_env(self.launch, paths.home, paths.tmp)
         slot = Slot(slot_id, profile, self._factory(argv, env, str(paths.cwd)))
         self._seats[seat] = slot
+        self._live.add(slot)
         self.background(self._start_slot(seat, slot, paths.base), name=f"start-{slot_id}")
         return slot
 
@@ -150,7 +154,7 @@ class Pool:
                 error=self.last_start_error,
                 backoff=backoff,
             )
-            await slot.close()
+            await self._close_slot(slot)
             _remove_tree(base)
             if self._seats[seat] is slot:
                 self._seats[seat] = None
@@ -181,12 +185,16 @@ class Pool:
     async def _retire(self, seat: int, slot: Slot, base: Path | None = None, *, replace: bool) -> None:
         if self._seats[seat] is slot:
             self._seats[seat] = None
-        await slot.close()
+        await self._close_slot(slot)
         _remove_tree(base or self.launch.workdir / slot.slot_id)
         if replace and not self._closed and self._seats[seat] is None:
             self.restarts += 1
             self._spawn(seat, self._profile_for_refill(slot.profile))
         self._dispatch()
+
+    async def _close_slot(self, slot: Slot) -> None:
+        await slot.close()
+        self._live.discard(slot)
 
     def _profile_for_refill(self, previous: LaunchProfile) -> LaunchProfile:
         if not any(s and s.profile == DEFAULT_PROFILE and s.alive for s in self._seats):
@@ -291,7 +299,7 @@ class Pool:
         )
         victim.state = SlotState.DEAD
         self._seats[seat] = None
-        self.background(victim.close(), name=f"replace-{victim.slot_id}")
+        self.background(self._close_slot(victim), name=f"replace-{victim.slot_id}")
         _remove_tree_later(self, self.launch.workdir / victim.slot_id)
         self._spawn(seat, profile)
         return True
@@ -303,7 +311,7 @@ class Pool:
     async def _recover(self, slot: Slot, healthy: bool) -> None:
         seat = next((i for i, s in enumerate(self._seats) if s is slot), None)
         if seat is None:
-            await slot.close()
+            await self._close_slot(slot)
             return
         slot.state = SlotState.RESETTING
         ok = healthy and slot.alive and slot.turns_served < self.settings.turns_per_slot and await slot.reset()

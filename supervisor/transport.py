@@ -139,6 +139,12 @@ class SubprocessTransport:
                     await proc.wait()
         # Helpers the CLI may have left in its group go too.
         self._signal_group(signal.SIGKILL)
+        if proc.stdin and not proc.stdin.is_closing():
+            proc.stdin.close()
+        # Release the pipes now rather than in a finaliser that may run after the loop closed.
+        pipe_transport = getattr(proc, "_transport", None)
+        if pipe_transport is not None:
+            pipe_transport.close()
         if self._stderr_task:
             self._stderr_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

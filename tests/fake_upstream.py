@@ -12,6 +12,7 @@ script and no shared per-test queue is needed:
     <<error:STATUS>>      fail every attempt with an Anthropic error body
     <<flaky:STATUS:N>>    fail the first N attempts carrying this exact directive, then answer
     <<hang>>              accept the request and never answer (until the client goes away)
+    <<hangfirst>>         hang on the first request carrying this exact text, answer later ones
     <<hangafter:N>>       stream N words, then never finish
     <<drop>>              send message_start, then drop the connection
     <<usage:I:O:CR:CW>>   report these input/output/cache-read/cache-write tokens
@@ -86,6 +87,7 @@ class FakeUpstream:
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
     flaky_counts: dict[str, int] = field(default_factory=dict)
+    max_in_flight: int = 0
     _runner: web.AppRunner | None = None
 
     @property
@@ -105,7 +107,8 @@ class FakeUpstream:
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        # handler_cancellation: a hanging handler learns at once that the CLI hung up.
+        self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -125,6 +128,7 @@ class FakeUpstream:
             body = {}
         rec = Recorded(request.path, dict(request.headers), body, time.monotonic())
         self.requests.append(rec)
+        self.max_in_flight = max(self.max_in_flight, self.in_flight())
         try:
             if request.method == "POST" and request.path.endswith("/count_tokens"):
                 return web.json_response({"input_tokens": 10})
@@ -167,6 +171,11 @@ class FakeUpstream:
                 return self._error(int(status))
         if "hang" in directives:
             await asyncio.sleep(3600)
+        if "hangfirst" in directives:
+            key = "hangfirst:" + text
+            self.flaky_counts[key] = self.flaky_counts.get(key, 0) + 1
+            if self.flaky_counts[key] == 1:
+                await asyncio.sleep(3600)
 
         has_tool_result = isinstance(user.get("content"), list) and any(
             b.get("type") == "tool_result" for b in user["content"]

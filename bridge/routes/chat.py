@@ -27,7 +27,7 @@ UNAPPLIED_HEADER = "X-Bridge-Unapplied-Params"
 
 
 def _headers(request: web.Request, chat: ChatCompletionRequest) -> dict[str, str]:
-    headers = {"X-Request-ID": request.get("request_id", "")}
+    headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
     if chat.unapplied:
         headers[UNAPPLIED_HEADER] = ",".join(chat.unapplied)
     return headers

@@ -1,0 +1,191 @@
+"""Shared fixtures: the fake upstream, the bridge built by the real `create_app`, real clients.
+
+Every test runs the real pinned Claude CLI (installed by `make setup`) against a fake
+Anthropic Messages API on 127.0.0.1, with a HOME of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import openai
+import pytest
+import structlog
+from aiohttp.test_utils import TestServer
+
+from bridge.app import create_app
+from bridge.config import PINNED_CLI, Config
+from bridge.logs import configure
+from supervisor.pool import Pool
+from tests.fake_upstream import FakeUpstream
+from tests.openapi import assert_valid, sse_payloads
+
+configure("INFO")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Nothing in the suite may read or write the real user's ~/.claude."""
+    if not PINNED_CLI.exists():
+        pytest.exit(f"the pinned Claude CLI is missing at {PINNED_CLI}: run `make setup`", returncode=3)
+    os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeUpstream]:
+    upstream = FakeUpstream()
+    await upstream.start()
+    yield upstream
+    await upstream.stop()
+
+
+@attrs.define
+class Bridge:
+    server: TestServer
+    pool: Pool
+    fake: FakeUpstream
+    recorded: list[tuple[str, int, bytes]] = attrs.field(factory=list)
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    def client(self, **kwargs: Any) -> openai.AsyncOpenAI:
+        """The real openai client, strict, with every chat response recorded for validation."""
+        return openai.AsyncOpenAI(
+            base_url=self.url + "/v1",
+            api_key="sk-test",
+            max_retries=0,
+            _strict_response_validation=True,
+            http_client=httpx.AsyncClient(transport=_Recorder(self.recorded), timeout=60),
+            **kwargs,
+        )
+
+    def http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=60, transport=_Recorder(self.recorded))
+
+
+class _Recorder(httpx.AsyncBaseTransport):
+    """Keeps a copy of every chat-completions response body as the client reads it."""
+
+    def __init__(self, sink: list[tuple[str, int, bytes]]) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._sink = sink
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if not request.url.path.endswith("/chat/completions"):
+            return response
+        entry = [request.url.path, response.status_code, bytearray()]
+        inner_stream = response.stream
+        sink = self._sink
+
+        class Tee(httpx.AsyncByteStream):
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                async for chunk in inner_stream:  # type: ignore[union-attr]
+                    entry[2].extend(chunk)
+                    yield chunk
+                sink.append((entry[0], entry[1], bytes(entry[2])))
+
+            async def aclose(self) -> None:
+                await inner_stream.aclose()  # type: ignore[union-attr]
+
+        return httpx.Response(response.status_code, headers=response.headers, stream=Tee(),
+                              extensions=response.extensions)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def validate_recorded(recorded: list[tuple[str, int, bytes]]) -> int:
+    """Checks every successful chat response against OpenAI's schemas; returns how many."""
+    checked = 0
+    for _path, status, body in recorded:
+        if status != 200 or not body:
+            continue
+        if body.lstrip().startswith(b"{"):
+            assert_valid("CreateChatCompletionResponse", json.loads(body))
+            checked += 1
+            continue
+        for payload in sse_payloads(body):
+            if payload == "[DONE]":
+                continue
+            data = json.loads(payload)
+            if "error" in data:
+                continue
+            assert_valid("CreateChatCompletionStreamResponse", data)
+            checked += 1
+    return checked
+
+
+MakeBridge = Callable[..., Awaitable[Bridge]]
+
+
+@pytest.fixture
+async def make_bridge(
+    fake: FakeUpstream, tmp_path: Path
+) -> AsyncIterator[MakeBridge]:
+    made: list[Bridge] = []
+
+    async def make(wait: bool = True, **env: str) -> Bridge:
+        base = {
+            "PATH": os.environ["PATH"],
+            "ANTHROPIC_BASE_URL": fake.url,
+            "ANTHROPIC_API_KEY": "sk-ant-test-dummy",
+            "HOME": str(tmp_path / "user-home"),
+            "POOL_SIZE": "2",
+            "REQUEST_TIMEOUT": "30",
+            "MAX_RETRIES": "2",
+            "SLOT_DIR": str(tmp_path / f"slots{len(made)}"),
+            "SHUTDOWN_GRACE": "2",
+        }
+        base.update(env)
+        config = Config.from_env(base)
+        app = create_app(config)
+        server = TestServer(app, handler_cancellation=True)
+        await server.start_server()
+        from bridge import appkeys
+
+        pool = app[appkeys.POOL]
+        bridge = Bridge(server, pool, fake)
+        made.append(bridge)
+        if wait:
+            assert await pool.wait_ready(30), f"pool never became ready: {pool.last_start_error}"
+        return bridge
+
+    yield make
+    for bridge in made:
+        pids = bridge.pool.pids()
+        await bridge.server.close()
+        for pid in pids:
+            assert not _alive(pid), f"CLI process {pid} outlived the server"
+        validate_recorded(bridge.recorded)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+async def bridge(make_bridge: MakeBridge) -> Bridge:
+    return await make_bridge()
+
+
+@pytest.fixture
+def logs() -> Any:
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as captured:
+        yield captured
