@@ -96,8 +96,9 @@ class _Recorder(httpx.AsyncBaseTransport):
             async def aclose(self) -> None:
                 await inner_stream.aclose()  # type: ignore[union-attr]
 
-        return httpx.Response(response.status_code, headers=response.headers, stream=Tee(),
-                              extensions=response.extensions)
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=Tee(), extensions=response.extensions
+        )
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -128,9 +129,7 @@ MakeBridge = Callable[..., Awaitable[Bridge]]
 
 
 @pytest.fixture
-async def make_bridge(
-    fake: FakeUpstream, tmp_path: Path
-) -> AsyncIterator[MakeBridge]:
+async def make_bridge(fake: FakeUpstream, tmp_path: Path) -> AsyncIterator[MakeBridge]:
     made: list[Bridge] = []
 
     async def make(wait: bool = True, **env: str) -> Bridge:

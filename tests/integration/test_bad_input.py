@@ -99,7 +99,9 @@ async def test_image_parts_are_refused_not_faked(bridge: Bridge) -> None:
 async def test_invalid_json(bridge: Bridge) -> None:
     async with bridge.http() as http:
         resp = await http.post(
-            "/v1/chat/completions", content=b'{"model": "gpt-4o", "messages": [', headers={"content-type": "application/json"}
+            "/v1/chat/completions",
+            content=b'{"model": "gpt-4o", "messages": [',
+            headers={"content-type": "application/json"},
         )
     assert_openai_error(resp, 400, code="invalid_json")
 
@@ -139,8 +141,14 @@ async def test_unapplied_sampling_params_are_accepted_and_reported(bridge: Bridg
     async with bridge.http() as http:
         resp = await http.post(
             "/v1/chat/completions",
-            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "<<say:k>>"}], "temperature": 0.2,
-                  "top_p": 0.9, "user": "u-1", "metadata": {"a": "b"}},
+            json={
+                "model": "gpt-4o",
+                "messages": [{"role": "user", "content": "<<say:k>>"}],
+                "temperature": 0.2,
+                "top_p": 0.9,
+                "user": "u-1",
+                "metadata": {"a": "b"},
+            },
         )
     assert resp.status_code == 200
     assert resp.headers["x-bridge-unapplied-params"] == "temperature,top_p"

@@ -169,7 +169,9 @@ async def test_non_streamed_disconnect_also_cancels(bridge: Bridge) -> None:
 async def test_a_killed_process_is_retried_on_a_fresh_one(bridge: Bridge) -> None:
     client = bridge.client()
     task = asyncio.create_task(
-        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "<<hangfirst>> <<say:ok>>"}])
+        client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "<<hangfirst>> <<say:ok>>"}]
+        )
     )
     busy = None
     for _ in range(200):

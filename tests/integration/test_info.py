@@ -42,7 +42,9 @@ async def test_health_is_503_when_no_slot_can_start(make_bridge, tmp_path) -> No
         body = resp.json()
         assert body["status"] == "unavailable"
         assert "no-such-claude" in body["last_start_error"]
-        chat = await http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+        chat = await http.post(
+            "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
+        )
     assert chat.status_code == 503
     assert chat.json()["error"]["code"] == "cli_unavailable"
 

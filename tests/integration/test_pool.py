@@ -7,7 +7,6 @@ import json
 
 import httpx
 
-from tests.conftest import Bridge
 from tests.fake_upstream import block_text
 
 

@@ -18,7 +18,11 @@ async def test_bash_probe_runs_nothing(bridge: Bridge, tmp_path: Path) -> None:
     assert resp.choices[0].message.content, "the client still gets an answer"
     follow_up = bridge.fake.messages_requests()[-1]
     results = [
-        b for m in follow_up.messages if isinstance(m["content"], list) for b in m["content"] if b.get("type") == "tool_result"
+        b
+        for m in follow_up.messages
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if b.get("type") == "tool_result"
     ]
     assert results and all(b.get("is_error") for b in results), json.dumps(results)
 

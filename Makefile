@@ -1,0 +1,66 @@
+# Two commands are the contract (see README): `make run` and `make test`, on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CLI_VERSION := 2.1.331
+CLAUDE := .tools/node_modules/.bin/claude
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup setup-dev cli lint format typecheck unit bench health clean
+
+run: setup cli ## set up, then serve on HOST:PORT
+	$(PY) run.py
+
+test: setup-dev cli ## set up, then lint, type-check and run the whole suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -p no:cacheprovider
+
+setup: $(VENV)/.runtime
+
+setup-dev: $(VENV)/.dev
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+cli: $(CLAUDE).stamp ## the pinned Claude Code CLI, from the npm registry
+
+$(CLAUDE).stamp: .tools/package.json .tools/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed to install the Claude CLI"; exit 1; }
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
+	@$(CLAUDE) --version | grep -q '^$(CLI_VERSION) ' || { echo "expected claude $(CLI_VERSION)"; exit 1; }
+	touch $@
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: setup-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+unit: setup-dev ## the pure tests only (no CLI needed)
+	$(PY) -m pytest -q tests/unit
+
+bench: setup-dev cli ## benchmarks against the fake upstream, printed as tables
+	$(PY) -m bench.bench
+
+health:
+	curl -fsS http://$(HOST):$(PORT)/health; echo
+
+clean:
+	rm -rf $(VENV) .tools/node_modules .mypy_cache .ruff_cache
