@@ -272,10 +272,9 @@ class Pool:
                 waiter.provisioned = self._provision(waiter.profile)
 
     def _idle(self, profile: LaunchProfile) -> Slot | None:
-        for slot in self._seats:
-            if slot is not None and slot.state is SlotState.IDLE and slot.profile == profile:
-                return slot
-        return None
+        """The most recently used idle slot of this profile: its process is the warmest."""
+        idle = [s for s in self._seats if s is not None and s.state is SlotState.IDLE and s.profile == profile]
+        return max(idle, key=lambda s: s.last_used, default=None)
 
     def _provision(self, profile: LaunchProfile) -> bool:
         """Starts a slot for `profile` in a free seat, or in place of an idle slot of another profile."""

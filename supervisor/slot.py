@@ -88,6 +88,7 @@ class Slot:
         self._anchor: str | None = None
         self._last_user: str | None = None
         self._anchor_is_user = True
+        self._reset_task: asyncio.Task[bool] | None = None
 
     def __repr__(self) -> str:
         return f"<Slot {self.slot_id} {self.state.value} pid={self.pid} turns={self.turns_served}>"
@@ -243,10 +244,14 @@ class Slot:
         await self._send(_user_line(spec.message, line_id, query=True))
         while True:
             event = await self._next(deadline, timeout_total)
-            yield event
             if isinstance(event, Result):
                 self.turns_served += 1
+                # Start rewinding while the caller is still answering its client: the slot is
+                # back in the pool sooner, and a retry finds it clean.
+                self._reset_task = asyncio.create_task(self._rewind(), name=f"rewind-{self.slot_id}")
+                yield event
                 return
+            yield event
 
     def _mark(self, line_id: str | None, *, user: bool) -> None:
         if self._anchor is None and line_id is not None:
@@ -279,8 +284,14 @@ class Slot:
         except (TimeoutError, TurnTimeout, SlotDied, ControlError):
             return False
 
-    async def reset(self, timeout: float = 2.0) -> bool:
+    async def reset(self) -> bool:
         """Rewinds to an empty conversation. False means: recycle this process instead."""
+        task, self._reset_task = self._reset_task, None
+        if task is not None:
+            return await task
+        return await self._rewind()
+
+    async def _rewind(self, timeout: float = 2.0) -> bool:
         if self._anchor is None:
             return self.alive
         if not self._anchor_is_user or self._last_user is None:

@@ -88,6 +88,7 @@ class FakeUpstream:
     requests: list[Recorded] = field(default_factory=list)
     flaky_counts: dict[str, int] = field(default_factory=dict)
     max_in_flight: int = 0
+    latency_ms: int = 0  # a fixed delay before every answer (benchmarks)
     _runner: web.AppRunner | None = None
 
     @property
@@ -158,6 +159,8 @@ class FakeUpstream:
             directives.setdefault(name, arg)
         model = body.get("model", "claude-sonnet-fake")
 
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000)
         if "delay" in directives:
             await asyncio.sleep(int(directives["delay"]) / 1000)
         if "error" in directives:
