@@ -258,8 +258,8 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
         await fake.stop()
 
     print(
-        f"\n### Upstream latency {latency_ms} ms\n\nFake upstream on 127.0.0.1 answering after {latency_ms} ms; {n} sequential requests per row "
-        f"({cold_n} for the cold CLI); pool of {pool}.\n"
+        f"\n### Upstream latency {latency_ms} ms\n\nFake upstream on 127.0.0.1 answering after {latency_ms} ms; "
+        f"{n} sequential requests per row ({cold_n} for the cold CLI); pool of {pool}.\n"
     )
     print("| path | non-streamed median ms | p95 ms | streamed TTFT median ms | p95 ms |")
     print("|---|---:|---:|---:|---:|")
