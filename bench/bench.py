@@ -125,9 +125,11 @@ async def throughput(http: httpx.AsyncClient, concurrency: int, seconds: float) 
     return done / (time.perf_counter() - t0), done, errors
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """utime + stime of a process; with reaped_children, of its ended children instead."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    first = 13 if reaped_children else 11
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(parent: int) -> list[int]:
@@ -144,7 +146,9 @@ def children(parent: int) -> list[int]:
 def cpu_split(bridge_pid: int) -> dict[str, float]:
     return {
         "bridge": cpu_seconds(bridge_pid),
-        "cli": sum(cpu_seconds(p) for p in children(bridge_pid) if Path(f"/proc/{p}").exists()),
+        # Live CLI processes plus those recycled (and reaped) during the measurement.
+        "cli": sum(cpu_seconds(p) for p in children(bridge_pid) if Path(f"/proc/{p}").exists())
+        + cpu_seconds(bridge_pid, reaped_children=True),
         "bench+fake": time.process_time(),
     }
 
@@ -204,11 +208,6 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
     results: dict[str, object] = {"latency_ms": latency_ms, "pool": pool}
     rows: list[tuple[str, tuple[float, float], tuple[float, float]]] = []
 
-    async with httpx.AsyncClient(base_url=fake.url, timeout=60) as http:
-        await repeat(3, lambda: upstream_turn(http))
-        f, t = await repeat(n, lambda: upstream_turn(http))
-        rows.append(("(c) fake upstream alone", stats(t), stats(f)))
-
     bare = BareCli(
         [
             claude,
@@ -224,26 +223,45 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
         cli_env(fake.url, str(work / "home")),
         str(work),
     )
-    await bare.start()
-    await repeat(3, lambda: bare.turn(PROMPT))
-    f, t = await repeat(n, lambda: bare.turn(PROMPT))
-    await bare.close()
-    rows.append(("(d) bare script, one warm CLI", stats(t), stats(f)))
-
     cold_argv = [claude, "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages", *CLI_FLAGS]
-    await repeat(1, lambda: cold_turn(cold_argv, cli_env(fake.url, str(work / "home")), str(work), PROMPT))
-    f, t = await repeat(cold_n, lambda: cold_turn(cold_argv, cli_env(fake.url, str(work / "home")), str(work), PROMPT))
-    rows.append(("(b) cold `claude -p` per request", stats(t), stats(f)))
-
+    await bare.start()
     proc, base = await start_bridge(fake.url, pool, work)
+    samples: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in "abcd"}
+
+    def keep(key: str, sample: tuple[float, float]) -> None:
+        samples[key][0].append(sample[0])
+        samples[key][1].append(sample[1])
+
     try:
         idle_pss = child_pss_mib(proc.pid)
-        async with httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=64)) as http:
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=64)) as http,
+            httpx.AsyncClient(base_url=fake.url, timeout=60) as upstream,
+        ):
             for _ in range(2 * pool):
                 await bridge_turn(http, False)
-            _, t = await repeat(n, lambda: bridge_turn(http, False))
-            f, _ = await repeat(n, lambda: bridge_turn(http, True))
-            rows.insert(0, ("(a) bridge, warm pool", stats(t), stats(f)))
+                await bare.turn(PROMPT)
+            # Interleaved, so that drift on a busy 2-core machine hits every path alike.
+            for _ in range(n):
+                a_total = (await bridge_turn(http, False))[1]
+                a_first = (await bridge_turn(http, True))[0]
+                keep("a", (a_first, a_total))
+                keep("d", await bare.turn(PROMPT))
+                keep("c", await upstream_turn(upstream))
+            for i in range(cold_n + 1):
+                sample = await cold_turn(cold_argv, cli_env(fake.url, str(work / "home")), str(work), PROMPT)
+                if i:
+                    keep("b", sample)
+            await bare.close()
+            names = {
+                "a": "(a) bridge, warm pool",
+                "b": "(b) cold `claude -p` per request",
+                "c": "(c) fake upstream alone",
+                "d": "(d) bare script, one warm CLI",
+            }
+            for key, name in names.items():
+                firsts, totals = samples[key]
+                rows.append((name, stats(totals), stats(firsts)))
             tput = {}
             cpu = {}
             for c in (1, 4, 8, 16):
