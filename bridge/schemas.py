@@ -22,10 +22,33 @@ class TextPart:
 
 
 @attrs.frozen
+class ImagePart:
+    """An image from a `data:` URL, checked and ready to become an Anthropic image block."""
+
+    media_type: str
+    data: str = attrs.field(repr=lambda d: f"<{len(d)} base64 chars>")
+    type: str = "image"
+
+
+Part = TextPart | ImagePart
+
+
+@attrs.frozen
+class ToolCallIn:
+    """An earlier assistant call of a client function, as the client sends it back."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@attrs.frozen
 class ChatMessageIn:
-    role: str
-    content: str | tuple[TextPart, ...] | None
+    role: str  # system, developer, user, assistant, tool (legacy `function` messages become `tool`)
+    content: str | tuple[Part, ...] | None
     name: str | None = None
+    tool_calls: tuple[ToolCallIn, ...] = ()
+    tool_call_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -33,7 +56,21 @@ class ChatMessageIn:
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(part.text for part in self.content)
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
+
+
+@attrs.frozen
+class FunctionDef:
+    name: str
+    description: str
+    parameters: str  # canonical JSON of the JSON Schema
+
+
+@attrs.frozen
+class ResponseFormat:
+    kind: str  # json_object | json_schema
+    schema: str  # canonical JSON of the schema the content must match
+    name: str | None = None
 
 
 @attrs.frozen
@@ -49,6 +86,15 @@ class ChatCompletionRequest:
     stream_options: StreamOptions | None = None
     n: int = 1
     user: str | None = None
+    tools: tuple[FunctionDef, ...] = ()
+    tool_choice: str = "auto"  # auto | none | required | function
+    tool_choice_name: str | None = None
+    parallel_tool_calls: bool = True
+    legacy_functions: bool = False  # `functions` was used: answer with `function_call`
+    response_format: ResponseFormat | None = None
+    stop: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    reasoning_effort: str | None = None
     # Accepted but not applied by Claude Code (see the README's parameter table); echoed in the
     # X-Bridge-Unapplied-Params response header so a client can tell.
     unapplied: tuple[str, ...] = ()
@@ -81,10 +127,25 @@ class Usage:
 
 
 @attrs.frozen
+class FunctionCallOut:
+    name: str
+    arguments: str
+
+
+@attrs.frozen
+class ToolCallOut:
+    id: str
+    function: FunctionCallOut
+    type: str = "function"
+
+
+@attrs.frozen
 class AssistantMessageOut:
     content: str | None
     refusal: str | None = attrs.field(default=None, metadata={"always": True})
     role: str = "assistant"
+    tool_calls: tuple[ToolCallOut, ...] | None = None
+    function_call: FunctionCallOut | None = None
 
 
 @attrs.frozen
@@ -106,10 +167,26 @@ class ChatCompletion:
 
 
 @attrs.frozen
+class FunctionCallDelta:
+    name: str | None = None
+    arguments: str | None = None
+
+
+@attrs.frozen
+class ToolCallDelta:
+    index: int
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCallDelta | None = None
+
+
+@attrs.frozen
 class Delta:
     role: str | None = None
     content: str | None = None
     refusal: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] | None = None
+    function_call: FunctionCallDelta | None = None
 
 
 @attrs.frozen

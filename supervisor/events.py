@@ -30,6 +30,22 @@ class ControlRequest:
 class MessageStart:
     message_id: str
     model: str
+    usage: dict[str, Any] = attrs.field(factory=dict, eq=False)
+
+
+@attrs.frozen
+class ToolUseStart:
+    """A tool_use block begins (streamed): its id and name; the input follows as deltas."""
+
+    index: int
+    id: str
+    name: str
+
+
+@attrs.frozen
+class ToolInputDelta:
+    index: int
+    partial_json: str
 
 
 @attrs.frozen
@@ -55,6 +71,10 @@ class AssistantMessage:
     def text(self) -> str:
         return "".join(b.get("text", "") for b in self.content if b.get("type") == "text")
 
+    @property
+    def tool_uses(self) -> list[dict[str, Any]]:
+        return [b for b in self.content if b.get("type") == "tool_use"]
+
 
 @attrs.frozen
 class ApiRetry:
@@ -74,6 +94,10 @@ class Result:
     usage: dict[str, Any]
     num_turns: int
     raw: dict[str, Any] = attrs.field(repr=False, eq=False)
+
+    @property
+    def structured_output(self) -> Any:
+        return self.raw.get("structured_output")
 
 
 @attrs.frozen
@@ -95,6 +119,8 @@ Event = (
     ControlResponse
     | ControlRequest
     | MessageStart
+    | ToolUseStart
+    | ToolInputDelta
     | TextDelta
     | AssistantMessage
     | ApiRetry

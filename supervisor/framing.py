@@ -15,6 +15,8 @@ from supervisor.events import (
     Other,
     Result,
     TextDelta,
+    ToolInputDelta,
+    ToolUseStart,
 )
 
 MAX_LINE = 64 * 1024 * 1024
@@ -87,11 +89,17 @@ def to_event(msg: dict[str, Any]) -> Event:
         etype = ev.get("type")
         if etype == "message_start":
             m = ev.get("message") or {}
-            return MessageStart(str(m.get("id", "")), str(m.get("model", "")))
+            return MessageStart(str(m.get("id", "")), str(m.get("model", "")), dict(m.get("usage") or {}))
+        if etype == "content_block_start":
+            block = ev.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                return ToolUseStart(int(ev.get("index") or 0), str(block.get("id", "")), str(block.get("name", "")))
         if etype == "content_block_delta":
             delta = ev.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return TextDelta(None, str(delta.get("text", "")))
+            if delta.get("type") == "input_json_delta":
+                return ToolInputDelta(int(ev.get("index") or 0), str(delta.get("partial_json", "")))
         return Other("stream_event", etype, msg)
     if kind == "assistant":
         m = msg.get("message") or {}

@@ -7,6 +7,7 @@ prompt is part of the *launch profile*; the model and the conversation are not.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,20 +36,46 @@ PASSTHROUGH = (
 PASSTHROUGH_PREFIXES = ("ANTHROPIC_",)
 
 
+MCP_SERVER = "c"
+MCP_PREFIX = f"mcp__{MCP_SERVER}__"
+
+
+@attrs.frozen
+class ClientTool:
+    """A client's function, offered to the model as a tool of the bridge's in-process MCP server."""
+
+    name: str
+    description: str
+    input_schema: str  # canonical JSON, so that equal tool sets compare equal
+
+
 @attrs.frozen
 class LaunchProfile:
-    """What must be fixed when a process starts: the system prompt and the CLI tools allowed."""
+    """What must be fixed when a process starts.
+
+    The system prompt cannot change after launch, and a process remembers every client tool it
+    ever announced upstream (even across a rewind), so the client's tools and the structured
+    output schema are fixed per process too: a request never sees another request's tools.
+    """
 
     system_prompt: str = ""
     tools: tuple[str, ...] = ()
+    client_tools: tuple[ClientTool, ...] = ()
+    json_schema: str | None = None
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:12]
-        return f"{digest}:{','.join(self.tools)}"
+        material = "\0".join(
+            [self.system_prompt, ",".join(self.tools), self.json_schema or ""]
+            + [f"{t.name}\1{t.description}\1{t.input_schema}" for t in self.client_tools]
+        )
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
-        return f"LaunchProfile(key={self.key!r}, system_chars={len(self.system_prompt)})"
+        return (
+            f"LaunchProfile(key={self.key!r}, system_chars={len(self.system_prompt)}, "
+            f"client_tools={len(self.client_tools)}, json_schema={self.json_schema is not None})"
+        )
 
 
 DEFAULT_PROFILE = LaunchProfile()
@@ -64,7 +91,7 @@ class LaunchSettings:
 
 
 def build_argv(settings: LaunchSettings, system_prompt_file: Path, profile: LaunchProfile) -> list[str]:
-    return [
+    argv = [
         settings.command,
         "-p",
         "--input-format",
@@ -86,6 +113,12 @@ def build_argv(settings: LaunchSettings, system_prompt_file: Path, profile: Laun
         "--model",
         "sonnet",
     ]
+    if profile.client_tools:
+        # The bridge itself answers this server's MCP messages; nothing is ever executed.
+        argv += ["--mcp-config", json.dumps({"mcpServers": {MCP_SERVER: {"type": "sdk", "name": MCP_SERVER}}})]
+    if profile.json_schema is not None:
+        argv += ["--json-schema", profile.json_schema]
+    return argv
 
 
 def build_env(settings: LaunchSettings, home: Path, tmpdir: Path) -> dict[str, str]:

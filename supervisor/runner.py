@@ -15,7 +15,7 @@ import attrs
 import structlog
 
 from supervisor.errors import SlotDied, TurnTimeout, UpstreamError
-from supervisor.events import AssistantMessage, Event, Result, TextDelta
+from supervisor.events import AssistantMessage, Event, Result, TextDelta, ToolInputDelta, ToolUseStart
 from supervisor.pool import Pool
 from supervisor.slot import Slot
 from supervisor.turn import TurnSpec
@@ -47,6 +47,8 @@ def error_from_result(result: Result) -> UpstreamError:
 def _is_content(event: Event) -> bool:
     if isinstance(event, TextDelta):
         return bool(event.text)
+    if isinstance(event, (ToolUseStart, ToolInputDelta)):
+        return True
     if isinstance(event, AssistantMessage) and not event.synthetic:
         return any(b.get("type") in ("text", "tool_use") for b in event.content)
     return False

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from supervisor.client_tools import DENY_REASON, GATE_HOOKS, hook_decision, is_client_tool, mcp_reply
 from supervisor.errors import ControlError, SlotDied, TurnTimeout
 from supervisor.events import (
     ControlRequest,
@@ -28,14 +29,9 @@ from supervisor.events import (
 )
 from supervisor.launch import LaunchProfile
 from supervisor.transport import Transport, TransportClosed
-from supervisor.turn import Line, TurnSpec
+from supervisor.turn import Line, TurnSettings, TurnSpec
 
 log = structlog.get_logger(__name__)
-
-# The second gate behind `--tools ""`: any tool call the CLI would run is refused by this hook
-# before permission rules are even consulted.
-GATE_HOOKS = {"PreToolUse": [{"matcher": ".*", "hookCallbackIds": ["gate"]}]}
-DENY_REASON = "Tools are disabled by the bridge: nothing runs on the host."
 
 
 class SlotState(enum.Enum):
@@ -89,6 +85,7 @@ class Slot:
         self._last_user: str | None = None
         self._anchor_is_user = True
         self._reset_task: asyncio.Task[bool] | None = None
+        self.settings = TurnSettings()
 
     def __repr__(self) -> str:
         return f"<Slot {self.slot_id} {self.state.value} pid={self.pid} turns={self.turns_served}>"
@@ -148,19 +145,15 @@ class Slot:
                 self._queue.put_nowait(event)
 
     async def _answer(self, req: ControlRequest) -> None:
-        """Answers the CLI's own control requests: every tool use is refused."""
+        """Answers the CLI's own control requests: MCP for client tools, and the tool gate."""
         body: dict[str, Any] | None
         response: dict[str, Any]
         if req.subtype == "can_use_tool":
             body = {"behavior": "deny", "message": DENY_REASON}
         elif req.subtype == "hook_callback":
-            body = {
-                "hookSpecificOutput": {
-                    "hookEventName": "PreToolUse",
-                    "permissionDecision": "deny",
-                    "permissionDecisionReason": DENY_REASON,
-                }
-            }
+            body = hook_decision(self.profile, req.request)
+        elif req.subtype == "mcp_message":
+            body = mcp_reply(self.profile, req.request)
         else:
             body = None
         if body is None:
@@ -171,12 +164,10 @@ class Slot:
                 "error": f"unsupported: {req.subtype}",
             }
         else:
-            log.info(
-                "cli_tool_use_refused",
-                slot_id=self.slot_id,
-                subtype=req.subtype,
-                tool=req.request.get("tool_name") or (req.request.get("input") or {}).get("tool_name"),
-            )
+            if req.subtype in ("can_use_tool", "hook_callback"):
+                tool = req.request.get("tool_name") or (req.request.get("input") or {}).get("tool_name")
+                if not is_client_tool(self.profile, str(tool)):
+                    log.info("cli_tool_use_refused", slot_id=self.slot_id, subtype=req.subtype, tool=tool)
             response = {
                 "subtype": "success",
                 "request_id": req.request_id,
@@ -236,6 +227,21 @@ class Slot:
         if spec.model != self.model:
             await self.control({"subtype": "set_model", "model": spec.model})
             self.model = spec.model
+        if spec.settings != self.settings:
+            await self.control(
+                {
+                    "subtype": "apply_flag_settings",
+                    "settings": {
+                        "effortLevel": spec.settings.effort,
+                        "env": {
+                            "CLAUDE_CODE_MAX_OUTPUT_TOKENS": None
+                            if spec.settings.max_output_tokens is None
+                            else str(spec.settings.max_output_tokens)
+                        },
+                    },
+                }
+            )
+            self.settings = spec.settings
         for line in spec.history:
             await self._replay(line, deadline, timeout_total)
         line_id = str(uuid.uuid4())

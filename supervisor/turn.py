@@ -20,8 +20,17 @@ class Line:
 
 
 @attrs.frozen
+class TurnSettings:
+    """Per-turn knobs applied to a warm process with `apply_flag_settings` (None: the CLI default)."""
+
+    effort: str | None = None
+    max_output_tokens: int | None = None
+
+
+@attrs.frozen
 class TurnSpec:
     model: str
     message: Content
     history: tuple[Line, ...] = ()
     profile: LaunchProfile = DEFAULT_PROFILE
+    settings: TurnSettings = TurnSettings()

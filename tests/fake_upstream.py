@@ -19,7 +19,8 @@ script and no shared per-test queue is needed:
     <<stop:REASON>>       stop_reason to report (end_turn, max_tokens, refusal, ...)
     <<bash:CMD>>          ask for the Bash tool with this command
     <<write:PATH>>        ask for the Write tool to create PATH
-    <<tool:NAME:JSON>>    ask for any tool with this input
+    <<tool:NAME:JSON>>    ask for any tool with this input (after the text of say/words/chunks, if any)
+    <<calls:JSON>>        ask for several tools at once: a JSON list of [name, input] pairs
     <<has:X>>             answer "yes" if X occurs anywhere in the earlier messages, else "no"
 
 Without a directive it answers "Hello from the fake upstream.". After a tool_result it answers
@@ -185,6 +186,11 @@ class FakeUpstream:
         )
         blocks: list[dict[str, Any]] = []
         chunks: list[str]
+        if "tool" in directives and not has_tool_result:
+            name, _, args = directives["tool"].partition(":")
+            blocks.append(self._tool_use(name, json.loads(args or "{}")))
+        if "calls" in directives and not has_tool_result:
+            blocks += [self._tool_use(name, args) for name, args in json.loads(directives["calls"])]
         if has_tool_result:
             chunks = ["after-tool: ", text]
         elif "bash" in directives:
@@ -193,9 +199,7 @@ class FakeUpstream:
         elif "write" in directives:
             blocks.append(self._tool_use("Write", {"file_path": directives["write"], "content": "pwned"}))
             chunks = []
-        elif "tool" in directives:
-            name, _, args = directives["tool"].partition(":")
-            blocks.append(self._tool_use(name, json.loads(args or "{}")))
+        elif blocks and not {"say", "words", "chunks"} & set(directives):
             chunks = []
         elif "chunks" in directives:
             chunks = json.loads(directives["chunks"])
@@ -220,6 +224,9 @@ class FakeUpstream:
             usage_in, usage_out, cache_read, cache_write = (int(x) for x in directives["usage"].split(":"))
         output_tokens = usage_out or max(1, len(chunks) + 10 * len(blocks))
         stop_reason = directives.get("stop") or ("tool_use" if blocks else "end_turn")
+        limit = body.get("max_tokens")
+        if isinstance(limit, int) and len(chunks) > limit:  # one token per chunk, as far as the fake knows
+            chunks, blocks, stop_reason = chunks[:limit], [], "max_tokens"
         gap = int(directives.get("gap", "0")) / 1000
         usage = {
             "input_tokens": usage_in,

@@ -15,21 +15,28 @@ from bridge.convert import chunk_json, to_json
 from bridge.errors import ApiError, ModelNotFound, to_api_error
 from bridge.modelmap import UnknownModel
 from bridge.routes.body import read_json
+from bridge.routes.turns import run_choices
 from bridge.schemas import ChatCompletionRequest
 from bridge.translate.chat_request import to_turn
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
+from bridge.translate.choice import ChoiceAssembler, Output, StructuredOutputError
 from bridge.validation import parse_chat_request
 from supervisor.errors import SupervisorError
-from supervisor.events import Event, Result
 
 log = structlog.get_logger(__name__)
 UNAPPLIED_HEADER = "X-Bridge-Unapplied-Params"
+ESTIMATED_HEADER = "X-Bridge-Usage-Estimated"
 
 
-def _headers(request: web.Request, chat: ChatCompletionRequest) -> dict[str, str]:
+def _headers(request: web.Request, chat: ChatCompletionRequest, *, estimated: bool = False) -> dict[str, str]:
     headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
     if chat.unapplied:
         headers[UNAPPLIED_HEADER] = ",".join(chat.unapplied)
+    if estimated:
+        headers[ESTIMATED_HEADER] = "completion_tokens"
+    elif chat.stream and chat.stop:
+        # Headers leave before the answer: say when the figure would be an estimate.
+        headers[ESTIMATED_HEADER] = "completion_tokens; when=stop-sequence"
     return headers
 
 
@@ -44,28 +51,38 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if chat.unapplied:
         log.info("params_not_applied", params=list(chat.unapplied))
     spec = to_turn(chat, cli_model)
-    events = request.app[appkeys.RUNNER].stream(spec)
-    async with contextlib.aclosing(events):
-        if not chat.stream:
-            builder = CompletionBuilder(model=chat.model)
-            async for event in events:
-                builder.feed(event)
-            return web.json_response(to_json(builder.build()), headers=_headers(request, chat))
-        return await _stream(request, chat, events)
+
+    def assembler() -> ChoiceAssembler:
+        return ChoiceAssembler(
+            json_schema=spec.profile.json_schema, stops=chat.stop, parallel_tool_calls=chat.parallel_tool_calls
+        )
+
+    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler)
+    async with contextlib.aclosing(outputs):
+        try:
+            if not chat.stream:
+                builder = CompletionBuilder(model=chat.model, n=chat.n, legacy_functions=chat.legacy_functions)
+                async for index, items in outputs:
+                    builder.feed(index, items)
+                body = to_json(builder.build())
+                return web.json_response(body, headers=_headers(request, chat, estimated=builder.estimated))
+            return await _stream(request, chat, outputs)
+        except StructuredOutputError as exc:
+            raise _json_failure(exc) from None
+
+
+def _json_failure(exc: StructuredOutputError) -> ApiError:
+    return ApiError(str(exc), status=502, type="api_error", param="response_format", code="invalid_structured_output")
 
 
 async def _stream(
-    request: web.Request, chat: ChatCompletionRequest, events: AsyncGenerator[Event, None]
+    request: web.Request, chat: ChatCompletionRequest, outputs: AsyncGenerator[tuple[int, list[Output]], None]
 ) -> web.StreamResponse:
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-    builder = ChunkBuilder(model=chat.model, include_usage=include_usage)
+    builder = ChunkBuilder(model=chat.model, include_usage=include_usage, legacy_functions=chat.legacy_functions)
     # Wait for the first output before answering 200: a turn that fails before producing
     # anything (queue full, bad credentials) still gets a real HTTP error status.
-    pending = []
-    async for event in events:
-        pending.extend(builder.feed(event))
-        if pending or isinstance(event, Result):
-            break
+    first = await anext(outputs, None)
 
     async with sse_response(
         request, headers=_headers(request, chat), sep="\n", ping_interval=10, allow_all_methods=True
@@ -75,21 +92,22 @@ async def _stream(
             await sse.send(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
         try:
-            await send(chunk_json(builder.opening(), include_usage=include_usage))
-            for chunk in pending:
-                await send(chunk_json(chunk, include_usage=include_usage))
-            async for event in events:
-                for chunk in builder.feed(event):
+            for index in range(chat.n):
+                await send(chunk_json(builder.opening(index), include_usage=include_usage))
+            pending = [first] if first is not None else []
+            for index, items in pending:
+                for chunk in builder.feed(index, items):
                     await send(chunk_json(chunk, include_usage=include_usage))
+            async for index, items in outputs:
+                for chunk in builder.feed(index, items):
+                    await send(chunk_json(chunk, include_usage=include_usage))
+            usage = builder.usage_chunk()
+            if usage is not None:
+                await send(chunk_json(usage, include_usage=True))
             await sse.send("[DONE]")
-        except (ApiError, SupervisorError) as exc:
-            err = to_api_error(exc)
-            log.info(
-                "stream_failed",
-                status=err.status,
-                code=err.code,
-                error=err.message[:300],
-            )
+        except (ApiError, SupervisorError, StructuredOutputError) as exc:
+            err = _json_failure(exc) if isinstance(exc, StructuredOutputError) else to_api_error(exc)
+            log.info("stream_failed", status=err.status, code=err.code, error=err.message[:300])
             with contextlib.suppress(ConnectionResetError):
                 await send(err.body())
         except ConnectionResetError:

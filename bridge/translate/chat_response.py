@@ -1,10 +1,9 @@
-"""CLI events -> OpenAI chat completions and stream chunks. Pure and stateful per turn."""
+"""Choice outputs -> OpenAI chat completions and stream chunks. Pure."""
 
 from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
 
 import attrs
 
@@ -14,148 +13,134 @@ from bridge.schemas import (
     ChatCompletionChunk,
     Choice,
     ChunkChoice,
-    CompletionTokensDetails,
     Delta,
-    PromptTokensDetails,
+    FunctionCallDelta,
+    FunctionCallOut,
+    ToolCallDelta,
+    ToolCallOut,
     Usage,
 )
-from supervisor.events import AssistantMessage, Event, MessageStart, Result, TextDelta
-
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "tool_deferred": "tool_calls",
-    "refusal": "content_filter",
-}
+from bridge.translate.choice import Finished, Output, TextOut, ToolCallArgs, ToolCallBegin
+from bridge.translate.usage import sum_usage
 
 
 def completion_id() -> str:
     return "chatcmpl-" + secrets.token_urlsafe(21).replace("-", "x").replace("_", "y")
 
 
-def finish_reason(stop_reason: str | None) -> str:
-    return FINISH_REASONS.get(stop_reason or "end_turn", "stop")
-
-
-def usage_from_result(usage: dict[str, Any]) -> Usage:
-    """Exactly the CLI's per-turn figures; cache reads and writes are prompt tokens too."""
-    fresh = int(usage.get("input_tokens") or 0)
-    cache_read = int(usage.get("cache_read_input_tokens") or 0)
-    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
-    output = int(usage.get("output_tokens") or 0)
-    thinking = int((usage.get("output_tokens_details") or {}).get("thinking_tokens") or 0)
-    prompt = fresh + cache_read + cache_write
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=output,
-        total_tokens=prompt + output,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read),
-        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=thinking),
-    )
-
-
 @attrs.define
-class TextAssembler:
-    """Turns events into text pieces exactly once each.
-
-    Text normally arrives as deltas; an assistant message whose text came with no deltas (the
-    CLI's non-streaming fallback after a dropped stream) is emitted whole.
-    """
-
-    _current: str | None = None
-    _streamed: set[str] = attrs.field(factory=set)
-
-    def feed(self, event: Event) -> str | None:
-        if isinstance(event, MessageStart):
-            self._current = event.message_id
-            return None
-        if isinstance(event, TextDelta):
-            if event.text:
-                self._streamed.add(self._current or "")
-                return event.text
-            return None
-        if isinstance(event, AssistantMessage) and not event.synthetic:
-            if (event.message_id or "") in self._streamed or (event.message_id is None and self._streamed):
-                return None
-            return event.text or None
-        return None
+class _ChoiceState:
+    text: list[str] = attrs.field(factory=list)
+    calls: dict[int, list[str]] = attrs.field(factory=dict)  # index -> [id, name, arguments...]
+    finished: Finished | None = None
 
 
 @attrs.define
 class CompletionBuilder:
-    """Collects a whole turn into one ChatCompletion."""
+    """Collects the outputs of n choices into one ChatCompletion."""
 
     model: str
+    n: int = 1
+    legacy_functions: bool = False
     id: str = attrs.field(factory=completion_id)
     created: int = attrs.field(factory=lambda: int(time.time()))
-    _text: list[str] = attrs.field(factory=list)
-    _assembler: TextAssembler = attrs.field(factory=TextAssembler)
-    result: Result | None = None
+    _choices: dict[int, _ChoiceState] = attrs.field(factory=dict)
 
-    def feed(self, event: Event) -> None:
-        piece = self._assembler.feed(event)
-        if piece:
-            self._text.append(piece)
-        if isinstance(event, Result):
-            self.result = event
+    def feed(self, choice: int, outputs: list[Output]) -> None:
+        state = self._choices.setdefault(choice, _ChoiceState())
+        for out in outputs:
+            if isinstance(out, TextOut):
+                state.text.append(out.text)
+            elif isinstance(out, ToolCallBegin):
+                state.calls[out.index] = [out.id, out.name]
+            elif isinstance(out, ToolCallArgs):
+                state.calls[out.index].append(out.text)
+            elif isinstance(out, Finished):
+                state.finished = out
+
+    @property
+    def estimated(self) -> bool:
+        return any(s.finished is not None and s.finished.estimated for s in self._choices.values())
+
+    def _choice(self, index: int) -> Choice:
+        state = self._choices.get(index, _ChoiceState())
+        assert state.finished is not None, "the turn has not finished"
+        calls = [
+            ToolCallOut(id=parts[0], function=FunctionCallOut(name=parts[1], arguments="".join(parts[2:]) or "{}"))
+            for _, parts in sorted(state.calls.items())
+        ]
+        text = "".join(state.text)
+        reason = state.finished.reason
+        if self.legacy_functions and calls:
+            message = AssistantMessageOut(content=text or None, function_call=calls[0].function)
+            reason = "function_call"
+        else:
+            message = AssistantMessageOut(content=text or (None if calls else ""), tool_calls=tuple(calls) or None)
+        return Choice(index=index, message=message, finish_reason=reason)
 
     def build(self) -> ChatCompletion:
-        assert self.result is not None, "the turn has not finished"
+        choices = tuple(self._choice(i) for i in range(self.n))
+        usages = [s.finished.usage for s in self._choices.values() if s.finished is not None]
         return ChatCompletion(
-            id=self.id,
-            created=self.created,
-            model=self.model,
-            choices=(
-                Choice(
-                    index=0,
-                    message=AssistantMessageOut(content="".join(self._text)),
-                    finish_reason=finish_reason(self.result.stop_reason),
-                ),
-            ),
-            usage=usage_from_result(self.result.usage),
+            id=self.id, created=self.created, model=self.model, choices=choices, usage=sum_usage(usages)
         )
 
 
 @attrs.define
 class ChunkBuilder:
-    """Turns events into stream chunks: role first, content deltas, finish, optional usage."""
+    """Outputs -> stream chunks: role first, content and tool-call deltas, finish, then usage."""
 
     model: str
     include_usage: bool = False
+    legacy_functions: bool = False
     id: str = attrs.field(factory=completion_id)
     created: int = attrs.field(factory=lambda: int(time.time()))
-    _assembler: TextAssembler = attrs.field(factory=TextAssembler)
+    _usages: list[Usage] = attrs.field(factory=list)
+    estimated: bool = False
 
-    def _chunk(self, delta: Delta, finish: str | None = None) -> ChatCompletionChunk:
+    def _chunk(self, choice: int, delta: Delta, finish: str | None = None) -> ChatCompletionChunk:
         return ChatCompletionChunk(
             id=self.id,
             created=self.created,
             model=self.model,
-            choices=(ChunkChoice(index=0, delta=delta, finish_reason=finish),),
+            choices=(ChunkChoice(index=choice, delta=delta, finish_reason=finish),),
         )
 
-    def opening(self) -> ChatCompletionChunk:
-        return self._chunk(Delta(role="assistant", content=""))
+    def opening(self, choice: int = 0) -> ChatCompletionChunk:
+        return self._chunk(choice, Delta(role="assistant", content=""))
 
-    def feed(self, event: Event) -> list[ChatCompletionChunk]:
-        piece = self._assembler.feed(event)
-        if piece:
-            return [self._chunk(Delta(content=piece))]
-        if isinstance(event, Result):
-            chunks = [self._chunk(Delta(), finish_reason(event.stop_reason))]
-            if self.include_usage:
-                chunks.append(
-                    ChatCompletionChunk(
-                        id=self.id,
-                        created=self.created,
-                        model=self.model,
-                        choices=(),
-                        usage=usage_from_result(event.usage),
-                    )
+    def feed(self, choice: int, outputs: list[Output]) -> list[ChatCompletionChunk]:
+        chunks = []
+        for out in outputs:
+            if isinstance(out, TextOut):
+                chunks.append(self._chunk(choice, Delta(content=out.text)))
+            elif isinstance(out, ToolCallBegin):
+                if self.legacy_functions:
+                    if out.index == 0:
+                        chunks.append(self._chunk(choice, Delta(function_call=FunctionCallDelta(out.name, ""))))
+                    continue
+                call = ToolCallDelta(
+                    index=out.index, id=out.id, type="function", function=FunctionCallDelta(name=out.name, arguments="")
                 )
-            return chunks
-        return []
+                chunks.append(self._chunk(choice, Delta(tool_calls=(call,))))
+            elif isinstance(out, ToolCallArgs):
+                if self.legacy_functions:
+                    if out.index == 0:
+                        delta = Delta(function_call=FunctionCallDelta(arguments=out.text))
+                        chunks.append(self._chunk(choice, delta))
+                    continue
+                call = ToolCallDelta(index=out.index, function=FunctionCallDelta(arguments=out.text))
+                chunks.append(self._chunk(choice, Delta(tool_calls=(call,))))
+            elif isinstance(out, Finished):
+                self._usages.append(out.usage)
+                self.estimated = self.estimated or out.estimated
+                reason = "function_call" if self.legacy_functions and out.reason == "tool_calls" else out.reason
+                chunks.append(self._chunk(choice, Delta(), reason))
+        return chunks
+
+    def usage_chunk(self) -> ChatCompletionChunk | None:
+        if not self.include_usage:
+            return None
+        return ChatCompletionChunk(
+            id=self.id, created=self.created, model=self.model, choices=(), usage=sum_usage(self._usages)
+        )

@@ -69,31 +69,35 @@ async def test_bad_bodies(bridge: Bridge, body: dict[str, Any], param: str, code
 @pytest.mark.parametrize(
     ("extra", "param"),
     [
-        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "tools"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
-        ({"stop": ["END"]}, "stop"),
-        ({"n": 2}, "n"),
         ({"logprobs": True}, "logprobs"),
-        ({"max_tokens": 10}, "max_tokens"),
+        ({"top_logprobs": 3}, "top_logprobs"),
+        ({"logit_bias": {"50256": -100}}, "logit_bias"),
         ({"modalities": ["text", "audio"]}, "modalities"),
+        ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+        ({"prediction": {"type": "content", "content": "x"}}, "prediction"),
     ],
 )
-async def test_not_yet_implemented_parameters_are_refused_by_name(
-    bridge: Bridge, extra: dict[str, Any], param: str
-) -> None:
+async def test_what_claude_cannot_do_is_refused_by_name(bridge: Bridge, extra: dict[str, Any], param: str) -> None:
     async with bridge.http() as http:
         resp = await http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": GOOD, **extra})
-    assert_openai_error(resp, 400, param=param, code=None if param == "n" else "unsupported_parameter")
+    assert_openai_error(resp, 400, param=param, code="unsupported_parameter")
     assert not bridge.fake.messages_requests(), "nothing went upstream"
 
 
-async def test_image_parts_are_refused_not_faked(bridge: Bridge) -> None:
-    content = [{"type": "text", "text": "what is this"}, {"type": "image_url", "image_url": {"url": "data:x"}}]
+async def test_image_urls_are_refused_not_fetched(bridge: Bridge) -> None:
+    content = [{"type": "text", "text": "what is this"}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]
     async with bridge.http() as http:
         resp = await http.post(
             "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": content}]}
         )
-    assert_openai_error(resp, 400, param="messages[0].content[1].type", code="unsupported_content_type")
+    assert_openai_error(resp, 400, param="messages[0].content[1].image_url.url", code="image_url_not_supported")
+
+
+async def test_tool_message_answering_no_call(bridge: Bridge) -> None:
+    messages = [{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": "call_nope", "content": "42"}]
+    async with bridge.http() as http:
+        resp = await http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": messages})
+    assert_openai_error(resp, 400, param="messages[1].tool_call_id", code="invalid_value")
 
 
 async def test_invalid_json(bridge: Bridge) -> None:

@@ -1,18 +1,39 @@
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from bridge.convert import chunk_json, to_json
 from bridge.translate.chat_request import to_turn
-from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder, finish_reason, usage_from_result
+from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
+from bridge.translate.choice import (
+    ChoiceAssembler,
+    Finished,
+    StructuredOutputError,
+    TextOut,
+    ToolCallArgs,
+    ToolCallBegin,
+)
+from bridge.translate.stops import StopCutter
+from bridge.translate.usage import finish_reason, usage_from_result
 from bridge.validation import parse_chat_request
-from supervisor.events import AssistantMessage, MessageStart, Result, TextDelta
-from supervisor.launch import LaunchProfile
-from supervisor.turn import Line
+from supervisor.events import AssistantMessage, MessageStart, Result, TextDelta, ToolInputDelta, ToolUseStart
+from supervisor.launch import ClientTool, LaunchProfile
+from supervisor.turn import Line, TurnSettings
 
 
-def result(stop: str = "end_turn", usage: dict | None = None) -> Result:  # type: ignore[type-arg]
+def result(stop: str = "end_turn", usage: dict | None = None, raw: dict | None = None) -> Result:  # type: ignore[type-arg]
     return Result(
-        False, "success", stop, "completed", None, "x", usage or {"input_tokens": 5, "output_tokens": 2}, 1, {}
+        False, "success", stop, "completed", None, "x", usage or {"input_tokens": 5, "output_tokens": 2}, 1, raw or {}
     )
+
+
+def run(assembler: ChoiceAssembler, events: list) -> list:  # type: ignore[type-arg]
+    out = []
+    for event in events:
+        out += assembler.feed(event)
+    return out
 
 
 def test_turn_from_request() -> None:
@@ -27,6 +48,8 @@ def test_turn_from_request() -> None:
                 {"role": "assistant", "content": ""},
                 {"role": "user", "content": [{"type": "text", "text": "u2"}]},
             ],
+            "max_tokens": 50,
+            "reasoning_effort": "high",
         }
     )
     turn = to_turn(req, "sonnet")
@@ -34,11 +57,83 @@ def test_turn_from_request() -> None:
     assert turn.history == (Line("user", "u1"), Line("assistant", "a1"))
     assert turn.message == [{"type": "text", "text": "u2"}]
     assert turn.model == "sonnet"
+    assert turn.settings == TurnSettings(effort="high", max_output_tokens=50)
 
 
-def test_same_system_prompt_same_profile_key() -> None:
-    assert LaunchProfile("a").key == LaunchProfile("a").key != LaunchProfile("b").key
-    assert "secret prompt" not in repr(LaunchProfile("secret prompt a")), "reprs never print prompts"
+def test_tool_round_trip_becomes_tool_use_and_tool_result_blocks() -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "W",
+                "parameters": {"type": "object", "properties": {"city": {}}},
+            },
+        }
+    ]
+    req = parse_chat_request(
+        {
+            "model": "m",
+            "tools": tools,
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                        },
+                        {
+                            "id": "call_2",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                        },
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "RAIN"},
+                {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "SNOW"}]},
+            ],
+        }
+    )
+    turn = to_turn(req, "sonnet")
+    assert turn.profile.client_tools == (ClientTool("get_weather", "W", '{"properties":{"city":{}},"type":"object"}'),)
+    assert turn.history[1] == Line(
+        "assistant",
+        [
+            {"type": "tool_use", "id": "call_1", "name": "mcp__c__get_weather", "input": {"city": "Paris"}},
+            {"type": "tool_use", "id": "call_2", "name": "mcp__c__get_weather", "input": {"city": "Oslo"}},
+        ],
+    )
+    assert turn.message == [
+        {"type": "tool_result", "tool_use_id": "call_1", "content": "RAIN"},
+        {"type": "tool_result", "tool_use_id": "call_2", "content": [{"type": "text", "text": "SNOW"}]},
+    ]
+
+
+def test_tool_choice_required_is_asked_for_in_words() -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    req = parse_chat_request(
+        {
+            "model": "m",
+            "tools": tools,
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "messages": [{"role": "user", "content": "go"}],
+        }
+    )
+    turn = to_turn(req, "sonnet")
+    assert turn.message[0] == {"type": "text", "text": "go"}  # type: ignore[index]
+    assert "`f`" in turn.message[1]["text"]  # type: ignore[index]
+
+
+def test_tool_choice_none_without_tool_history_offers_no_tools() -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    req = parse_chat_request(
+        {"model": "m", "tools": tools, "tool_choice": "none", "messages": [{"role": "user", "content": "go"}]}
+    )
+    assert to_turn(req, "sonnet").profile.client_tools == ()
 
 
 def test_finish_reasons() -> None:
@@ -65,34 +160,156 @@ def test_usage_counts_cache_as_prompt() -> None:
     assert usage.completion_tokens_details.reasoning_tokens == 1
 
 
-def test_completion_from_deltas_ignores_the_duplicate_assistant_message() -> None:
+def test_deltas_then_the_duplicate_whole_message_give_the_text_once() -> None:
+    out = run(
+        ChoiceAssembler(),
+        [
+            MessageStart("m1", "x"),
+            TextDelta(None, "Hel"),
+            TextDelta(None, "lo\n\n"),
+            AssistantMessage("m1", "x", [{"type": "text", "text": "Hello\n\n"}]),
+            result(),
+        ],
+    )
+    assert [o.text for o in out if isinstance(o, TextOut)] == ["Hel", "lo\n\n"]
+    assert isinstance(out[-1], Finished) and out[-1].reason == "stop"
+
+
+def test_whole_message_without_deltas_is_emitted_once() -> None:
+    out = run(ChoiceAssembler(), [AssistantMessage("m2", "x", [{"type": "text", "text": "fallback"}]), result()])
+    assert out[0] == TextOut("fallback")
+
+
+def test_synthetic_error_messages_are_never_output() -> None:
+    out = run(ChoiceAssembler(), [AssistantMessage("e", "<synthetic>", [{"type": "text", "text": "API Error"}])])
+    assert out == []
+
+
+def test_streamed_client_tool_calls_are_renamed_and_indexed() -> None:
+    out = run(
+        ChoiceAssembler(),
+        [
+            MessageStart("m", "x"),
+            ToolUseStart(0, "toolu_1", "mcp__c__get_weather"),
+            ToolInputDelta(0, '{"ci'),
+            ToolInputDelta(0, 'ty":"P"}'),
+            ToolUseStart(1, "toolu_2", "Bash"),
+            ToolInputDelta(1, '{"command":"rm"}'),
+            ToolUseStart(2, "toolu_3", "mcp__c__get_time"),
+            ToolInputDelta(2, "{}"),
+            AssistantMessage(
+                "m", "x", [{"type": "tool_use", "id": "toolu_1", "name": "mcp__c__get_weather", "input": {}}]
+            ),
+            result("tool_deferred"),
+        ],
+    )
+    assert out[:5] == [
+        ToolCallBegin(0, "toolu_1", "get_weather"),
+        ToolCallArgs(0, '{"ci'),
+        ToolCallArgs(0, 'ty":"P"}'),
+        ToolCallBegin(1, "toolu_3", "get_time"),
+        ToolCallArgs(1, "{}"),
+    ]
+    assert isinstance(out[-1], Finished) and out[-1].reason == "tool_calls"
+
+
+def test_parallel_tool_calls_false_keeps_the_first_call() -> None:
+    out = run(
+        ChoiceAssembler(parallel_tool_calls=False),
+        [
+            ToolUseStart(0, "a", "mcp__c__f"),
+            ToolInputDelta(0, "{}"),
+            ToolUseStart(1, "b", "mcp__c__g"),
+            ToolInputDelta(1, "{}"),
+            result("tool_deferred"),
+        ],
+    )
+    assert [o for o in out if isinstance(o, ToolCallBegin)] == [ToolCallBegin(0, "a", "f")]
+
+
+def test_structured_output_json_is_the_content_and_is_validated() -> None:
+    schema = json.dumps({"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]})
+    out = run(
+        ChoiceAssembler(json_schema=schema),
+        [
+            TextDelta(None, "Sure, here it is: "),
+            ToolUseStart(0, "t", "StructuredOutput"),
+            ToolInputDelta(0, '{"age"'),
+            ToolInputDelta(0, ": 3}"),
+            result("tool_use"),
+        ],
+    )
+    assert [o.text for o in out if isinstance(o, TextOut)] == ['{"age"', ": 3}"]
+    assert out[-1].reason == "stop"  # type: ignore[union-attr]
+    with pytest.raises(StructuredOutputError, match="does not match"):
+        run(
+            ChoiceAssembler(json_schema=schema),
+            [ToolUseStart(0, "t", "StructuredOutput"), ToolInputDelta(0, '{"age": "old"}'), result("tool_use")],
+        )
+    with pytest.raises(StructuredOutputError, match="did not produce"):
+        run(ChoiceAssembler(json_schema=schema), [TextDelta(None, "no json"), result()])
+    whole = run(ChoiceAssembler(json_schema=schema), [result("tool_use", raw={"structured_output": {"age": 4}})])
+    assert whole[0] == TextOut('{"age": 4}')
+
+
+def test_stop_sequences_split_across_deltas() -> None:
+    cutter = StopCutter(("END", "\n\n"))
+    assert cutter.feed("hello E") == ("hello ", False)
+    assert cutter.feed("N") == ("", False)
+    assert cutter.feed("D and more") == ("", True)
+    cutter = StopCutter(("END",))
+    assert cutter.feed("ENx") == ("ENx", False)
+    assert cutter.feed("tail E") == ("tail ", False)
+    assert cutter.flush() == "E"
+    assert StopCutter(("b", "a")).feed("xxab") == ("xx", True), "the earliest match wins"
+
+
+def test_stop_hit_finishes_with_an_estimated_usage() -> None:
+    assembler = ChoiceAssembler(stops=("STOP",))
+    out = run(
+        assembler,
+        [
+            MessageStart("m", "x", {"input_tokens": 40, "cache_read_input_tokens": 2}),
+            TextDelta(None, "one two ST"),
+            TextDelta(None, "OP three"),
+        ],
+    )
+    assert [o.text for o in out if isinstance(o, TextOut)] == ["one two "]
+    finished = out[-1]
+    assert isinstance(finished, Finished) and finished.estimated and finished.reason == "stop"
+    assert finished.usage.prompt_tokens == 42 and finished.usage.completion_tokens == 3  # "one", " two", " "
+    assert assembler.done and assembler.feed(TextDelta(None, "more")) == []
+
+
+def test_completion_body() -> None:
     builder = CompletionBuilder(model="gpt-4o")
-    for event in [
-        MessageStart("m1", "x"),
-        TextDelta(None, "Hel"),
-        TextDelta(None, "lo\n\n"),
-        AssistantMessage("m1", "x", [{"type": "text", "text": "Hello\n\n"}]),
-        result(),
-    ]:
-        builder.feed(event)
+    builder.feed(0, run(ChoiceAssembler(), [TextDelta(None, "Hi"), result()]))
     body = to_json(builder.build())
-    assert body["choices"][0]["message"] == {"content": "Hello\n\n", "refusal": None, "role": "assistant"}
+    assert body["choices"][0]["message"] == {"content": "Hi", "refusal": None, "role": "assistant"}
     assert body["choices"][0]["logprobs"] is None
     assert body["usage"]["total_tokens"] == 7
     assert body["id"].startswith("chatcmpl-")
 
 
-def test_whole_message_without_deltas_is_emitted_once() -> None:
-    builder = ChunkBuilder(model="m")
-    chunks = builder.feed(AssistantMessage("m2", "x", [{"type": "text", "text": "fallback"}]))
-    assert [c.choices[0].delta.content for c in chunks] == ["fallback"]
-
-
-def test_synthetic_error_messages_are_never_output() -> None:
+def test_completion_with_tool_calls_and_legacy_function_call() -> None:
+    outputs = run(
+        ChoiceAssembler(),
+        [ToolUseStart(0, "toolu_9", "mcp__c__f"), ToolInputDelta(0, '{"a":1}'), result("tool_deferred")],
+    )
     builder = CompletionBuilder(model="m")
-    builder.feed(AssistantMessage("e", "<synthetic>", [{"type": "text", "text": "API Error: 529"}]))
-    builder.feed(result())
-    assert builder.build().choices[0].message.content == ""
+    builder.feed(0, outputs)
+    choice = to_json(builder.build())["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] is None
+    assert choice["message"]["tool_calls"] == [
+        {"id": "toolu_9", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
+    ]
+    legacy = CompletionBuilder(model="m", legacy_functions=True)
+    legacy.feed(0, outputs)
+    choice = to_json(legacy.build())["choices"][0]
+    assert choice["finish_reason"] == "function_call"
+    assert choice["message"]["function_call"] == {"name": "f", "arguments": '{"a":1}'}
+    assert "tool_calls" not in choice["message"]
 
 
 def test_chunks_role_first_then_content_then_finish_then_usage() -> None:
@@ -100,20 +317,29 @@ def test_chunks_role_first_then_content_then_finish_then_usage() -> None:
     opening = chunk_json(builder.opening(), include_usage=True)
     assert opening["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert opening["usage"] is None
-    content = builder.feed(TextDelta(None, " a "))
-    assert chunk_json(content[0], include_usage=True)["choices"][0]["delta"] == {"content": " a "}
-    finish, usage = builder.feed(result("max_tokens"))
+    (content,) = builder.feed(0, [TextOut(" a ")])
+    assert chunk_json(content, include_usage=True)["choices"][0]["delta"] == {"content": " a "}
+    (finish,) = builder.feed(0, run(ChoiceAssembler(), [result("max_tokens")]))
     assert chunk_json(finish, include_usage=True)["choices"][0] == {
         "index": 0,
         "delta": {},
         "finish_reason": "length",
         "logprobs": None,
     }
-    last = chunk_json(usage, include_usage=True)
+    last = chunk_json(builder.usage_chunk(), include_usage=True)
     assert last["choices"] == [] and last["usage"]["completion_tokens"] == 2
 
 
-def test_chunks_without_include_usage_have_no_usage_key() -> None:
+def test_tool_call_chunks() -> None:
     builder = ChunkBuilder(model="m")
-    assert "usage" not in chunk_json(builder.opening(), include_usage=False)
-    assert len(builder.feed(result())) == 1
+    begin, args = builder.feed(1, [ToolCallBegin(0, "t1", "f"), ToolCallArgs(0, "{}")])
+    assert chunk_json(begin, include_usage=False)["choices"][0]["delta"] == {
+        "tool_calls": [{"index": 0, "id": "t1", "type": "function", "function": {"name": "f", "arguments": ""}}]
+    }
+    assert chunk_json(args, include_usage=False)["choices"][0] == {
+        "index": 1,
+        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]},
+        "finish_reason": None,
+        "logprobs": None,
+    }
+    assert builder.usage_chunk() is None

@@ -1,0 +1,59 @@
+"""Runs the n choices of one request and merges their outputs in arrival order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Callable
+
+from bridge.translate.choice import ChoiceAssembler, Output
+from supervisor.runner import TurnRunner
+from supervisor.turn import TurnSpec
+
+
+async def _one(runner: TurnRunner, spec: TurnSpec, assembler: ChoiceAssembler) -> AsyncGenerator[list[Output], None]:
+    # Closing the runner's generator early (a stop sequence was hit) interrupts the turn.
+    async with contextlib.aclosing(runner.stream(spec)) as events:
+        async for event in events:
+            outputs = assembler.feed(event)
+            if outputs:
+                yield outputs
+            if assembler.done:
+                return
+
+
+async def run_choices(
+    runner: TurnRunner, spec: TurnSpec, n: int, make: Callable[[], ChoiceAssembler]
+) -> AsyncGenerator[tuple[int, list[Output]], None]:
+    """Yields (choice index, outputs). n > 1 runs n independent turns on n slots at once."""
+    if n == 1:  # inline: no task hop, and log context (slot_id) stays with the request
+        async with contextlib.aclosing(_one(runner, spec, make())) as outputs:
+            async for item in outputs:
+                yield 0, item
+        return
+    queue: asyncio.Queue[tuple[int, list[Output] | BaseException | None]] = asyncio.Queue()
+
+    async def produce(index: int) -> None:
+        try:
+            async with contextlib.aclosing(_one(runner, spec, make())) as outputs:
+                async for item in outputs:
+                    queue.put_nowait((index, item))
+            queue.put_nowait((index, None))
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            queue.put_nowait((index, exc))
+
+    tasks = [asyncio.create_task(produce(i), name=f"choice-{i}") for i in range(n)]
+    remaining = n
+    try:
+        while remaining:
+            index, got = await queue.get()
+            if got is None:
+                remaining -= 1
+            elif isinstance(got, BaseException):
+                raise got
+            else:
+                yield index, got
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,214 @@
+"""One choice's CLI events -> neutral outputs (text, tool calls, finish). Pure, stateful per turn.
+
+Both the non-streamed body and the stream chunks are rendered from these outputs, so the two
+can never disagree. Handles: text that came as deltas or only as a whole message (the CLI's
+non-streaming fallback), client tool calls (the CLI's `mcp__c__` prefix removed), the JSON of
+the structured-output tool, and stop sequences.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+from jsonschema import Draft202012Validator
+
+from bridge.schemas import PromptTokensDetails, Usage
+from bridge.translate.stops import StopCutter
+from bridge.translate.tokens import estimate_tokens
+from bridge.translate.usage import finish_reason, usage_from_result
+from supervisor.client_tools import STRUCTURED_OUTPUT
+from supervisor.events import AssistantMessage, Event, MessageStart, Result, TextDelta, ToolInputDelta, ToolUseStart
+from supervisor.launch import MCP_PREFIX
+
+IGNORED, JSON_BLOCK = -1, -2
+
+
+class StructuredOutputError(Exception):
+    """The model did not produce JSON that matches the requested schema."""
+
+
+@attrs.frozen
+class TextOut:
+    text: str
+
+
+@attrs.frozen
+class ToolCallBegin:
+    index: int
+    id: str
+    name: str
+
+
+@attrs.frozen
+class ToolCallArgs:
+    index: int
+    text: str
+
+
+@attrs.frozen
+class Finished:
+    reason: str
+    usage: Usage
+    estimated: bool = False  # completion_tokens counted by the bridge (text cut at a stop sequence)
+
+
+Output = TextOut | ToolCallBegin | ToolCallArgs | Finished
+
+
+@attrs.define
+class ChoiceAssembler:
+    json_schema: str | None = None
+    stops: tuple[str, ...] = ()
+    parallel_tool_calls: bool = True
+    done: bool = False
+    _message: str = ""
+    _streamed: set[str] = attrs.field(factory=set)
+    _blocks: dict[int, int] = attrs.field(factory=dict)
+    _tool_ids: set[str] = attrs.field(factory=set)
+    _calls: int = 0
+    _json: list[str] = attrs.field(factory=list)
+    _text: list[str] = attrs.field(factory=list)
+    _prompt_usage: dict[str, Any] | None = None
+    _cutter: StopCutter | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.stops:
+            self._cutter = StopCutter(self.stops)
+
+    @property
+    def tool_calls(self) -> int:
+        return self._calls
+
+    def feed(self, event: Event) -> list[Output]:
+        if self.done:
+            return []
+        if isinstance(event, MessageStart):
+            self._message = event.message_id
+            self._blocks = {}
+            if self._prompt_usage is None:
+                self._prompt_usage = event.usage
+            return []
+        if isinstance(event, TextDelta):
+            if self.json_schema is not None or not event.text:
+                return []
+            self._streamed.add(self._message)
+            return self._emit_text(event.text)
+        if isinstance(event, ToolUseStart):
+            return self._begin_tool(event.index, event.id, event.name)
+        if isinstance(event, ToolInputDelta):
+            return self._tool_input(event.index, event.partial_json)
+        if isinstance(event, AssistantMessage) and not event.synthetic:
+            return self._whole_message(event)
+        if isinstance(event, Result):
+            return self._finish(event)
+        return []
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    def _emit_text(self, text: str) -> list[Output]:
+        if self._cutter is None:
+            self._text.append(text)
+            return [TextOut(text)]
+        safe, hit = self._cutter.feed(text)
+        out: list[Output] = []
+        if safe:
+            self._text.append(safe)
+            out.append(TextOut(safe))
+        if hit:
+            out.append(self._cut_short())
+        return out
+
+    def _cut_short(self) -> Finished:
+        """A stop sequence ended the answer; the turn is aborted, so usage is partly estimated."""
+        self.done = True
+        usage = self._prompt_usage or {}
+        cache_read = int(usage.get("cache_read_input_tokens") or 0)
+        prompt = int(usage.get("input_tokens") or 0) + cache_read + int(usage.get("cache_creation_input_tokens") or 0)
+        completion = estimate_tokens("".join(self._text))
+        return Finished(
+            "stop",
+            Usage(
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_tokens=prompt + completion,
+                prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read),
+            ),
+            estimated=True,
+        )
+
+    def _begin_tool(self, block: int, tool_id: str, name: str) -> list[Output]:
+        if tool_id in self._tool_ids:
+            self._blocks[block] = IGNORED
+            return []
+        self._tool_ids.add(tool_id)
+        if self.json_schema is not None and name == STRUCTURED_OUTPUT:
+            self._blocks[block] = JSON_BLOCK
+            self._json = []  # if the CLI asked again, only the last attempt counts
+            return []
+        if not name.startswith(MCP_PREFIX) or (self._calls and not self.parallel_tool_calls):
+            self._blocks[block] = IGNORED
+            return []
+        self._blocks[block] = self._calls
+        self._calls += 1
+        return [ToolCallBegin(self._calls - 1, tool_id, name[len(MCP_PREFIX) :])]
+
+    def _tool_input(self, block: int, text: str) -> list[Output]:
+        target = self._blocks.get(block, IGNORED)
+        if target == JSON_BLOCK:
+            self._json.append(text)
+            return [TextOut(text)] if text else []
+        if target >= 0 and text:
+            return [ToolCallArgs(target, text)]
+        return []
+
+    def _whole_message(self, event: AssistantMessage) -> list[Output]:
+        out: list[Output] = []
+        if self.json_schema is None and (event.message_id or "") not in self._streamed and event.text:
+            out += self._emit_text(event.text)
+        for position, block in enumerate(event.tool_uses):
+            if block.get("id") in self._tool_ids:
+                continue
+            slot = 10_000 + position  # not a streamed block index
+            out += self._begin_tool(slot, str(block.get("id")), str(block.get("name")))
+            out += self._tool_input(slot, json.dumps(block.get("input") or {}, ensure_ascii=False))
+        return out
+
+    def _finish(self, result: Result) -> list[Output]:
+        out: list[Output] = []
+        if self._cutter is not None:
+            rest = self._cutter.flush()
+            if rest:
+                self._text.append(rest)
+                out.append(TextOut(rest))
+        self.done = True
+        if self.json_schema is not None:
+            out += self._check_json(result)
+            reason = "length" if result.stop_reason == "max_tokens" else "stop"
+        elif self._calls:
+            reason = "tool_calls"
+        else:
+            reason = finish_reason(result.stop_reason)
+            if reason == "tool_calls":  # a non-client tool was refused; no call to report
+                reason = "stop"
+        out.append(Finished(reason, usage_from_result(result.usage)))
+        return out
+
+    def _check_json(self, result: Result) -> list[Output]:
+        out: list[Output] = []
+        text = "".join(self._json)
+        if not text and result.structured_output is not None:
+            text = json.dumps(result.structured_output, ensure_ascii=False)
+            out.append(TextOut(text))
+        if not text:
+            raise StructuredOutputError("the model did not produce the requested JSON output")
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise StructuredOutputError(f"the model's output is not valid JSON: {exc}") from None
+        schema = json.loads(self.json_schema or "{}")
+        error = next(iter(Draft202012Validator(schema).iter_errors(value)), None)
+        if error is not None:
+            raise StructuredOutputError(f"the model's JSON does not match the schema: {error.message}")
+        return out

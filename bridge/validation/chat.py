@@ -1,0 +1,217 @@
+"""Checks a raw chat-completions body and builds the typed request. Pure.
+
+Every refusal names the offending parameter (`param`) the way OpenAI does, so clients and
+their users can tell what to change. What Claude Code cannot do is refused, never pretended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.errors import InvalidRequest
+from bridge.schemas import ChatCompletionRequest, StreamOptions
+from bridge.validation.common import integer, invalid_type, invalid_value, missing, number, unsupported
+from bridge.validation.content import parse_messages
+from bridge.validation.tools import parse_response_format, parse_tool_choice, parse_tools
+
+# Sampling and bookkeeping knobs the Claude CLI offers no control for. They are accepted
+# (clients send them by default), validated, reported back in a response header and
+# documented in the README's parameter table.
+UNAPPLIED = (
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "service_tier",
+    "prompt_cache_key",
+    "safety_identifier",
+    "verbosity",
+    "store",
+)
+RANGES = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "presence_penalty": (-2.0, 2.0),
+    "frequency_penalty": (-2.0, 2.0),
+}
+
+# What Claude cannot do through the CLI; asking for it gets a 400 saying so.
+REFUSED = {
+    "logprobs": "Claude does not return token log probabilities.",
+    "top_logprobs": "Claude does not return token log probabilities.",
+    "logit_bias": "Claude does not accept token biases.",
+    "audio": "audio output is not available from Claude.",
+    "prediction": "predicted outputs are not available from Claude.",
+    "web_search_options": "web search is not enabled on this bridge.",
+}
+EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
+
+KNOWN = {
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "n",
+    "user",
+    "metadata",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "functions",
+    "function_call",
+    "response_format",
+    "stop",
+    "max_tokens",
+    "max_completion_tokens",
+    "reasoning_effort",
+    "modalities",
+    *UNAPPLIED,
+    *REFUSED,
+}
+
+
+def _is_neutral(name: str, value: Any) -> bool:
+    if value is None or value is False:
+        return True
+    return name == "logit_bias" and value == {}
+
+
+def _check_unapplied(name: str, value: Any) -> None:
+    if name in RANGES:
+        number(name, value, *RANGES[name])
+    elif name == "seed":
+        integer(name, value, -(2**63), 2**63 - 1)
+    elif name == "store":
+        if not isinstance(value, bool):
+            raise invalid_type(name, "a boolean", value)
+    elif not isinstance(value, str):
+        raise invalid_type(name, "a string", value)
+
+
+def _stop(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise invalid_type("stop", "a string or an array of strings", raw)
+    if len(raw) > 4:
+        raise invalid_value("stop", "at most 4 stop sequences.")
+    if any(s == "" for s in raw):
+        raise invalid_value("stop", "stop sequences must not be empty.")
+    return tuple(dict.fromkeys(raw))
+
+
+def _metadata(raw: Any) -> None:
+    if raw is None:
+        return
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        raise invalid_type("metadata", "an object of strings", raw)
+    if len(raw) > 16:
+        raise invalid_value("metadata", "at most 16 keys.")
+
+
+def parse_chat_request(body: Any) -> ChatCompletionRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
+    unknown = sorted(set(body) - KNOWN)
+    if unknown:
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code="unknown_parameter"
+        )
+    model = body.get("model")
+    if model is None:
+        raise missing("model")
+    if not isinstance(model, str):
+        raise invalid_type("model", "a string", model)
+    messages = parse_messages(body.get("messages"))
+
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise invalid_type("stream", "a boolean", stream)
+    stream_options = None
+    if body.get("stream_options") is not None:
+        raw_options = body["stream_options"]
+        if not isinstance(raw_options, dict):
+            raise invalid_type("stream_options", "an object", raw_options)
+        if not stream:
+            raise invalid_value("stream_options", "only allowed when 'stream' is enabled.")
+        include = raw_options.get("include_usage", False)
+        if not isinstance(include, bool):
+            raise invalid_type("stream_options.include_usage", "a boolean", include)
+        stream_options = StreamOptions(include_usage=include)
+
+    n = 1 if body.get("n") is None else integer("n", body["n"], 1, 10)
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise invalid_type("user", "a string", user)
+    _metadata(body.get("metadata"))
+
+    for name, why in REFUSED.items():
+        if not _is_neutral(name, body.get(name)):
+            raise unsupported(name, why)
+    modalities = body.get("modalities")
+    if modalities is not None and modalities != ["text"]:
+        if not isinstance(modalities, list):
+            raise invalid_type("modalities", "an array", modalities)
+        raise unsupported("modalities", "Claude answers with text only.")
+
+    tools, legacy = parse_tools(body)
+    tool_choice, tool_choice_name = parse_tool_choice(body, tools, legacy)
+    parallel = body.get("parallel_tool_calls", True)
+    if parallel is not None and not isinstance(parallel, bool):
+        raise invalid_type("parallel_tool_calls", "a boolean", parallel)
+    response_format = parse_response_format(body.get("response_format"))
+    if response_format is not None and tools:
+        raise InvalidRequest(
+            "'response_format' with JSON output cannot be combined with 'tools' on this bridge.",
+            param="response_format",
+            code="unsupported_parameter",
+        )
+
+    max_tokens = None
+    for name in ("max_tokens", "max_completion_tokens"):
+        if body.get(name) is not None:
+            max_tokens = integer(name, body[name], 1, 128_000)
+    if body.get("max_completion_tokens") is not None:
+        max_tokens = int(body["max_completion_tokens"])
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in EFFORTS:
+        raise InvalidRequest(
+            f"Invalid value: '{effort}'. Supported values are: {', '.join(repr(e) for e in EFFORTS)}.",
+            param="reasoning_effort",
+            code="invalid_value",
+        )
+
+    unapplied = []
+    for name in UNAPPLIED:
+        if body.get(name) is not None:
+            _check_unapplied(name, body[name])
+            unapplied.append(name)
+
+    last = messages[-1]
+    if last.role not in ("user", "tool"):
+        raise InvalidRequest(
+            f"The last message must have role 'user' or 'tool' (got '{last.role}'): Claude answers a user turn.",
+            param=f"messages[{len(messages) - 1}].role",
+            code="invalid_value",
+        )
+    return ChatCompletionRequest(
+        model=model,
+        messages=messages,
+        stream=bool(stream),
+        stream_options=stream_options,
+        n=n,
+        user=user,
+        unapplied=tuple(unapplied),
+        tools=tools,
+        tool_choice=tool_choice,
+        tool_choice_name=tool_choice_name,
+        parallel_tool_calls=parallel is not False,
+        legacy_functions=legacy,
+        response_format=response_format,
+        stop=_stop(body.get("stop")),
+        max_tokens=max_tokens,
+        reasoning_effort=None if effort is None else EFFORTS[effort],
+    )

@@ -1,0 +1,74 @@
+"""Error builders shared by the validators: OpenAI's wording, with `param` always set."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from bridge.errors import InvalidRequest
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def invalid_type(param: str, expected: str, value: Any) -> InvalidRequest:
+    return InvalidRequest(
+        f"Invalid type for '{param}': expected {expected}, but got {type_name(value)} instead.",
+        param=param,
+        code="invalid_type",
+    )
+
+
+def invalid_value(param: str, message: str) -> InvalidRequest:
+    return InvalidRequest(f"Invalid '{param}': {message}", param=param, code="invalid_value")
+
+
+def missing(param: str) -> InvalidRequest:
+    return InvalidRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+
+
+def unsupported(param: str, why: str) -> InvalidRequest:
+    return InvalidRequest(f"The '{param}' parameter is not supported: {why}", param=param, code="unsupported_parameter")
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def number(param: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise invalid_type(param, "a number", value)
+    if not lo <= value <= hi:
+        raise invalid_value(param, f"{value} is outside the allowed range [{lo:g}, {hi:g}].")
+    return float(value)
+
+
+def integer(param: str, value: Any, lo: int, hi: int) -> int:
+    if not is_int(value):
+        raise invalid_type(param, "an integer", value)
+    if value < lo:
+        raise InvalidRequest(
+            f"{value} is less than the minimum of {lo} - '{param}'", param=param, code="integer_below_min_value"
+        )
+    if value > hi:
+        raise InvalidRequest(
+            f"{value} is greater than the maximum of {hi} - '{param}'", param=param, code="integer_above_max_value"
+        )
+    return int(value)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

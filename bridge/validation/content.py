@@ -1,0 +1,224 @@
+"""`messages`: roles, content parts, images, and the tool-call round trip."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from bridge.errors import InvalidRequest
+from bridge.schemas import ChatMessageIn, ImagePart, Part, TextPart, ToolCallIn
+from bridge.validation.common import invalid_type, invalid_value, missing
+
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]+)(?P<params>(?:;[\w-]+=[\w-]+)*);base64,(?P<data>.*)$", re.S)
+IMAGE_TYPES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit
+TOOL_CALL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+
+
+def _image(param: str, part: dict[str, Any]) -> ImagePart:
+    spec = part.get("image_url")
+    url: Any
+    if isinstance(spec, str):
+        url = spec
+    elif isinstance(spec, dict):
+        url = spec.get("url")
+    else:
+        raise missing(f"{param}.image_url")
+    if not isinstance(url, str):
+        raise invalid_type(f"{param}.image_url.url", "a string", url)
+    where = f"{param}.image_url.url"
+    if url.startswith(("http://", "https://")):
+        raise InvalidRequest(
+            "Image URLs are not fetched by this bridge: send the image inline as a data URL "
+            "(data:image/png;base64,...).",
+            param=where,
+            code="image_url_not_supported",
+        )
+    match = DATA_URL.match(url)
+    if not match:
+        raise invalid_value(where, "expected a data URL: data:image/<png|jpeg|gif|webp>;base64,<data>.")
+    media_type = match["type"].lower()
+    if media_type == "image/jpg":
+        media_type = "image/jpeg"
+    if media_type not in IMAGE_TYPES:
+        raise InvalidRequest(
+            f"Unsupported image type '{media_type}'. Supported: image/png, image/jpeg, image/gif, image/webp.",
+            param=where,
+            code="invalid_image_format",
+        )
+    data = re.sub(r"\s+", "", match["data"])
+    if len(data) * 3 // 4 > MAX_IMAGE_BYTES + 3:
+        raise InvalidRequest(
+            f"The image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.", param=where, code="image_too_large"
+        )
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("The image data is not valid base64.", param=where, code="invalid_image") from None
+    if not raw.startswith(IMAGE_TYPES[media_type]) or (media_type == "image/webp" and raw[8:12] != b"WEBP"):
+        raise InvalidRequest(f"The image data is not a {media_type} image.", param=where, code="invalid_image")
+    return ImagePart(media_type, data)
+
+
+def _parts(param: str, content: list[Any], *, images: bool) -> tuple[Part, ...]:
+    parts: list[Part] = []
+    for j, part in enumerate(content):
+        where = f"{param}[{j}]"
+        if not isinstance(part, dict):
+            raise invalid_type(where, "an object", part)
+        kind = part.get("type")
+        if kind in ("text", "refusal"):
+            key = "text" if kind == "text" else "refusal"
+            if not isinstance(part.get(key), str):
+                raise invalid_type(f"{where}.{key}", "a string", part.get(key))
+            parts.append(TextPart(part[key]))
+        elif kind == "image_url" and images:
+            parts.append(_image(where, part))
+        elif kind in ("image_url", "input_audio", "file"):
+            raise InvalidRequest(
+                f"Content parts of type '{kind}' are not supported in this message.",
+                param=f"{where}.type",
+                code="unsupported_content_type",
+            )
+        else:
+            raise InvalidRequest(
+                f"Invalid value: '{kind}'. Supported values are: 'text' and 'image_url'.",
+                param=f"{where}.type",
+                code="invalid_value",
+            )
+    return tuple(parts)
+
+
+def _content(param: str, raw: dict[str, Any], role: str) -> str | tuple[Part, ...] | None:
+    content = raw.get("content")
+    if content is None:
+        if role == "assistant" and (raw.get("tool_calls") or raw.get("function_call")):
+            return None
+        if "content" not in raw:
+            raise missing(f"{param}.content")
+        raise invalid_type(f"{param}.content", "a string or an array of content parts", content)
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        if not content and role == "user":
+            raise InvalidRequest(
+                f"Invalid '{param}.content': empty array. Expected an array with minimum length 1.",
+                param=f"{param}.content",
+                code="empty_array",
+            )
+        return _parts(f"{param}.content", content, images=role == "user")
+    raise invalid_type(f"{param}.content", "a string or an array of content parts", content)
+
+
+def _arguments(param: str, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, str):
+        raise invalid_type(param, "a string of JSON", raw)
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        raise invalid_value(param, "the arguments are not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise invalid_value(param, "the arguments must be a JSON object.")
+    return value
+
+
+def _tool_calls(param: str, raw: Any) -> tuple[ToolCallIn, ...]:
+    if not isinstance(raw, list):
+        raise invalid_type(param, "an array", raw)
+    calls = []
+    for k, call in enumerate(raw):
+        where = f"{param}[{k}]"
+        if not isinstance(call, dict):
+            raise invalid_type(where, "an object", call)
+        call_id = call.get("id")
+        if not isinstance(call_id, str) or not TOOL_CALL_ID.match(call_id):
+            raise invalid_value(f"{where}.id", "a tool call id of letters, digits, '_' or '-' is required.")
+        function = call.get("function")
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise missing(f"{where}.function.name")
+        calls.append(
+            ToolCallIn(
+                call_id, function["name"], _arguments(f"{where}.function.arguments", function.get("arguments", "{}"))
+            )
+        )
+    return tuple(calls)
+
+
+def parse_messages(messages: Any) -> tuple[ChatMessageIn, ...]:
+    if messages is None:
+        raise missing("messages")
+    if not isinstance(messages, list):
+        raise invalid_type("messages", "an array", messages)
+    if not messages:
+        raise InvalidRequest(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param="messages",
+            code="empty_array",
+        )
+    parsed: list[ChatMessageIn] = []
+    open_calls: dict[str, str] = {}  # tool call id -> function name, not yet answered
+    legacy_ids = 0
+    for i, raw in enumerate(messages):
+        param = f"messages[{i}]"
+        if not isinstance(raw, dict):
+            raise invalid_type(param, "an object", raw)
+        role = raw.get("role")
+        if role is None:
+            raise missing(f"{param}.role")
+        if role not in ROLES:
+            raise InvalidRequest(
+                f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', "
+                "'tool', and 'developer'.",
+                param=f"{param}.role",
+                code="invalid_value",
+            )
+        name = raw.get("name")
+        if name is not None and not isinstance(name, str):
+            raise invalid_type(f"{param}.name", "a string", name)
+        content = _content(param, raw, role)
+        if role == "assistant":
+            calls = _tool_calls(f"{param}.tool_calls", raw["tool_calls"]) if raw.get("tool_calls") else ()
+            if raw.get("function_call"):
+                fc = raw["function_call"]
+                if not isinstance(fc, dict) or not isinstance(fc.get("name"), str):
+                    raise missing(f"{param}.function_call.name")
+                legacy_ids += 1
+                calls += (
+                    ToolCallIn(
+                        f"call_legacy_{legacy_ids}",
+                        fc["name"],
+                        _arguments(f"{param}.function_call.arguments", fc.get("arguments", "{}")),
+                    ),
+                )
+            open_calls.update({c.id: c.name for c in calls})
+            parsed.append(ChatMessageIn("assistant", content, name, tool_calls=calls))
+        elif role == "tool":
+            call_id = raw.get("tool_call_id")
+            if call_id is None:
+                raise missing(f"{param}.tool_call_id")
+            if not isinstance(call_id, str):
+                raise invalid_type(f"{param}.tool_call_id", "a string", call_id)
+            if call_id not in open_calls:
+                raise invalid_value(
+                    f"{param}.tool_call_id", f"'{call_id}' does not answer any earlier assistant tool call."
+                )
+            del open_calls[call_id]
+            parsed.append(ChatMessageIn("tool", content, tool_call_id=call_id))
+        elif role == "function":
+            match = next((cid for cid, fn in open_calls.items() if fn == name), None)
+            if match is None:
+                raise invalid_value(f"{param}.name", f"'{name}' answers no earlier assistant function_call.")
+            del open_calls[match]
+            parsed.append(ChatMessageIn("tool", content, tool_call_id=match))
+        else:
+            parsed.append(ChatMessageIn(role, content, name))
+    return tuple(parsed)

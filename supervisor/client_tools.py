@@ -1,0 +1,68 @@
+"""The bridge's side of client tools: an in-process MCP server and the PreToolUse gate. Pure.
+
+The CLI asks the bridge (over the control protocol) which tools server `c` has and whether a
+tool call may run. Client functions are listed and every call to one is *deferred*: the turn
+ends with the tool_use, which goes back to the client as `tool_calls`. Everything else is denied.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from supervisor.launch import MCP_PREFIX, LaunchProfile
+
+# Every tool call, whatever its name, passes through this hook before permission rules apply.
+GATE_HOOKS = {"PreToolUse": [{"matcher": ".*", "hookCallbackIds": ["gate"]}]}
+DENY_REASON = "Tools are disabled by the bridge: nothing runs on the host."
+STRUCTURED_OUTPUT = "StructuredOutput"
+
+
+def is_client_tool(profile: LaunchProfile, tool_name: str) -> bool:
+    if not tool_name.startswith(MCP_PREFIX):
+        return False
+    name = tool_name[len(MCP_PREFIX) :]
+    return any(t.name == name for t in profile.client_tools)
+
+
+def hook_decision(profile: LaunchProfile, request: dict[str, Any]) -> dict[str, Any]:
+    tool_name = str((request.get("input") or {}).get("tool_name") or "")
+    if is_client_tool(profile, tool_name):
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
+    if tool_name == STRUCTURED_OUTPUT and profile.json_schema is not None:
+        # The CLI's own structured-output tool only records its input: it touches nothing.
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
+    return {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": DENY_REASON,
+        }
+    }
+
+
+def mcp_reply(profile: LaunchProfile, request: dict[str, Any]) -> dict[str, Any]:
+    message = request.get("message") or {}
+    method = message.get("method")
+    result: dict[str, Any]
+    if method == "initialize":
+        result = {
+            "protocolVersion": (message.get("params") or {}).get("protocolVersion", "2025-06-18"),
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "claude-openai-bridge", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {
+            "tools": [
+                {"name": t.name, "description": t.description, "inputSchema": json.loads(t.input_schema)}
+                for t in profile.client_tools
+            ]
+        }
+    elif method == "tools/call":  # never sent while calls are deferred; refused all the same
+        result = {"content": [{"type": "text", "text": DENY_REASON}], "isError": True}
+    else:
+        result = {}
+    reply: dict[str, Any] = {"jsonrpc": "2.0", "result": result}
+    if "id" in message:
+        reply["id"] = message["id"]
+    return {"mcp_response": reply}
