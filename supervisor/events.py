@@ -34,6 +34,14 @@ class MessageStart:
 
 
 @attrs.frozen
+class MessageDelta:
+    """The end of one upstream message: why it stopped and its final output token count."""
+
+    stop_reason: str | None
+    usage: dict[str, Any] = attrs.field(factory=dict, eq=False)
+
+
+@attrs.frozen
 class ToolUseStart:
     """A tool_use block begins (streamed): its id and name; the input follows as deltas."""
 
@@ -119,6 +127,7 @@ Event = (
     ControlResponse
     | ControlRequest
     | MessageStart
+    | MessageDelta
     | ToolUseStart
     | ToolInputDelta
     | TextDelta

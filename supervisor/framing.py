@@ -11,6 +11,7 @@ from supervisor.events import (
     ControlRequest,
     ControlResponse,
     Event,
+    MessageDelta,
     MessageStart,
     Other,
     Result,
@@ -90,6 +91,9 @@ def to_event(msg: dict[str, Any]) -> Event:
         if etype == "message_start":
             m = ev.get("message") or {}
             return MessageStart(str(m.get("id", "")), str(m.get("model", "")), dict(m.get("usage") or {}))
+        if etype == "message_delta":
+            delta = ev.get("delta") or {}
+            return MessageDelta(delta.get("stop_reason"), dict(ev.get("usage") or {}))
         if etype == "content_block_start":
             block = ev.get("content_block") or {}
             if block.get("type") == "tool_use":

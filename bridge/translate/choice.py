@@ -19,7 +19,16 @@ from bridge.translate.stops import StopCutter
 from bridge.translate.tokens import estimate_tokens
 from bridge.translate.usage import finish_reason, usage_from_result
 from supervisor.client_tools import STRUCTURED_OUTPUT
-from supervisor.events import AssistantMessage, Event, MessageStart, Result, TextDelta, ToolInputDelta, ToolUseStart
+from supervisor.events import (
+    AssistantMessage,
+    Event,
+    MessageDelta,
+    MessageStart,
+    Result,
+    TextDelta,
+    ToolInputDelta,
+    ToolUseStart,
+)
 from supervisor.launch import MCP_PREFIX
 
 IGNORED, JSON_BLOCK = -1, -2
@@ -71,6 +80,7 @@ class ChoiceAssembler:
     _json: list[str] = attrs.field(factory=list)
     _text: list[str] = attrs.field(factory=list)
     _prompt_usage: dict[str, Any] | None = None
+    _message_usage: dict[str, Any] = attrs.field(factory=dict)
     _cutter: StopCutter | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -87,9 +97,12 @@ class ChoiceAssembler:
         if isinstance(event, MessageStart):
             self._message = event.message_id
             self._blocks = {}
+            self._message_usage = event.usage
             if self._prompt_usage is None:
                 self._prompt_usage = event.usage
             return []
+        if isinstance(event, MessageDelta):
+            return self._cut_at_limit(event) if event.stop_reason == "max_tokens" else []
         if isinstance(event, TextDelta):
             if self.json_schema is not None or not event.text:
                 return []
@@ -137,6 +150,22 @@ class ChoiceAssembler:
             ),
             estimated=True,
         )
+
+    def _cut_at_limit(self, event: MessageDelta) -> list[Output]:
+        """max_tokens reached: the answer ends here with `length`.
+
+        The CLI would otherwise send an automatic "Output token limit hit. Resume" request and
+        keep generating; the turn is interrupted instead. Usage is this message's own figures.
+        """
+        out: list[Output] = []
+        if self._cutter is not None and (rest := self._cutter.flush()):
+            self._text.append(rest)
+            out.append(TextOut(rest))
+        self.done = True
+        if self.json_schema is not None:
+            raise StructuredOutputError("the JSON output was cut off at max_tokens")
+        out.append(Finished("length", usage_from_result({**self._message_usage, **event.usage})))
+        return out
 
     def _begin_tool(self, block: int, tool_id: str, name: str) -> list[Output]:
         if tool_id in self._tool_ids:
