@@ -28,12 +28,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 
-$(VENV)/.runtime: requirements.txt $(VENV)/bin/python
-	$(VENV)/bin/pip install -q -r requirements.txt
+$(VENV)/.runtime: requirements.txt constraints.txt $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
+$(VENV)/.dev: requirements.txt requirements-dev.txt constraints.txt $(VENV)/.runtime
+	$(VENV)/bin/pip install -q -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 cli: $(CLAUDE).stamp ## the pinned Claude Code CLI, from the npm registry
