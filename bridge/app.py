@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
 from bridge import appkeys
@@ -11,39 +9,8 @@ from bridge.config import Config
 from bridge.errors import error_middleware
 from bridge.logs import request_context_middleware
 from bridge.modelmap import ModelMap
-from bridge.routes import chat, info
-from supervisor.cli import cli_version
-from supervisor.launch import LaunchSettings
-from supervisor.pool import Pool, PoolSettings
-from supervisor.runner import RetryPolicy, TurnRunner
-
-
-async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
-    config = app[appkeys.CONFIG]
-    app[appkeys.CLI_VERSION] = await cli_version(config.claude_command)
-    pool = Pool(
-        PoolSettings(
-            size=config.pool_size,
-            max_queue=config.max_queue,
-            queue_timeout=config.queue_timeout,
-            start_timeout=config.start_timeout,
-            turns_per_slot=config.turns_per_slot,
-        ),
-        LaunchSettings(
-            command=config.claude_command,
-            request_timeout=config.request_timeout,
-            workdir=config.slot_dir,
-            base_env=config.cli_env,
-            user_home=config.user_home,
-        ),
-    )
-    app[appkeys.POOL] = pool
-    app[appkeys.RUNNER] = TurnRunner(pool, config.request_timeout, RetryPolicy(max_retries=config.max_retries))
-    await pool.start()
-    try:
-        yield
-    finally:
-        await pool.close(grace=config.shutdown_grace)
+from bridge.resources import pool_ctx, storage_ctx
+from bridge.routes import chat, info, sessions
 
 
 def create_app(config: Config) -> web.Application:
@@ -53,10 +20,16 @@ def create_app(config: Config) -> web.Application:
     )
     app[appkeys.CONFIG] = config
     app[appkeys.MODELS] = ModelMap.load(config.model_map_file, config.model_map_override)
+    app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(pool_ctx)
     app.router.add_get("/", info.index)
     app.router.add_get("/health", info.health)
     app.router.add_get("/v1/models", info.list_models)
     app.router.add_get("/v1/models/{model_id}", info.get_model)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/sessions", sessions.create)
+    app.router.add_get("/v1/sessions", sessions.list_sessions)
+    app.router.add_get("/v1/sessions/{session_id}", sessions.get)
+    app.router.add_delete("/v1/sessions/{session_id}", sessions.delete)
+    app.router.add_post("/v1/sessions/{session_id}/clear", sessions.clear)
     return app

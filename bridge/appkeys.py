@@ -6,6 +6,8 @@ from aiohttp import web
 
 from bridge.config import Config
 from bridge.modelmap import ModelMap
+from bridge.sessions import Sessions
+from bridge.storage.base import Store
 from supervisor.pool import Pool
 from supervisor.runner import TurnRunner
 
@@ -14,5 +16,7 @@ MODELS = web.AppKey("models", ModelMap)
 POOL = web.AppKey("pool", Pool)
 RUNNER = web.AppKey("runner", TurnRunner)
 CLI_VERSION = web.AppKey("cli_version", str)
+STORE = web.AppKey("store", Store)
+SESSIONS = web.AppKey("sessions", Sessions)
 
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -46,6 +46,13 @@ class Config:
     model_map_file: Path = DEFAULT_MODEL_MAP
     model_map_override: Mapping[str, str] = attrs.field(factory=dict)
     slot_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()) / f"claude-bridge-{os.getpid()}")
+    enable_history: bool = True
+    history_storage: str = "file"
+    history_dir: Path = Path("history")
+    max_history_messages: int = 200
+    history_ttl_hours: float = 24.0
+    history_sweep_seconds: float = 300.0
+    redis_url: str | None = attrs.field(default=None, repr=False)
     # The environment the CLI children may inherit from (credentials): never printed.
     cli_env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
     user_home: Path | None = attrs.field(factory=lambda: Path.home())
@@ -72,6 +79,13 @@ class Config:
             "MODEL_MAP_FILE": ("model_map_file", Path),
             "MODEL_MAP": ("model_map_override", _json_map),
             "SLOT_DIR": ("slot_dir", Path),
+            "ENABLE_HISTORY": ("enable_history", _bool),
+            "HISTORY_STORAGE": ("history_storage", _storage),
+            "HISTORY_DIR": ("history_dir", Path),
+            "MAX_HISTORY_MESSAGES": ("max_history_messages", _int(1, 100_000)),
+            "HISTORY_TTL_HOURS": ("history_ttl_hours", _float(0.0)),
+            "HISTORY_SWEEP_SECONDS": ("history_sweep_seconds", _float(0.05)),
+            "REDIS_URL": ("redis_url", str),
         }
         for name, (field, parse) in readers.items():
             raw = env.get(name)
@@ -83,7 +97,10 @@ class Config:
                 raise ConfigError(f"{name}={raw!r}: {exc}") from None
         if env.get("HOME"):
             kwargs["user_home"] = Path(env["HOME"])
-        return cls(**kwargs)  # type: ignore[arg-type]
+        config = cls(**kwargs)  # type: ignore[arg-type]
+        if config.history_storage == "redis" and not config.redis_url:
+            raise ConfigError("HISTORY_STORAGE=redis needs REDIS_URL")
+        return config
 
 
 def _int(lo: int, hi: int):  # type: ignore[no-untyped-def]
@@ -120,6 +137,13 @@ def _level(raw: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return level
+
+
+def _storage(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("file", "redis", "memory"):
+        raise ValueError("expected file, redis or memory")
+    return value
 
 
 def _json_map(raw: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from bridge.storage.base import CorruptRecord, StoreError
 from supervisor import errors as sup
 
 log = structlog.get_logger(__name__)
@@ -142,6 +143,12 @@ def _from_upstream(exc: sup.UpstreamError) -> ApiError:
 def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, CorruptRecord):
+        return ApiError(
+            f"{exc}. Other records are not affected.", status=500, type="server_error", code="corrupt_record"
+        )
+    if isinstance(exc, StoreError):
+        return Unavailable(f"storage is unavailable: {exc}", code="storage_unavailable")
     if isinstance(exc, sup.SupervisorError):
         return from_supervisor(exc)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
@@ -178,7 +185,7 @@ async def error_middleware(
         if exc.status < 400:
             raise
         return error_response(to_api_error(exc))
-    except (ApiError, sup.SupervisorError) as exc:
+    except (ApiError, sup.SupervisorError, StoreError) as exc:
         err = to_api_error(exc)
         log.info("request_failed", status=err.status, code=err.code, error=err.message[:300])
         return error_response(err)

@@ -143,6 +143,7 @@ async def make_bridge(fake: FakeUpstream, tmp_path: Path) -> AsyncIterator[MakeB
             "MAX_RETRIES": "2",
             "SLOT_DIR": str(tmp_path / f"slots{len(made)}"),
             "SHUTDOWN_GRACE": "2",
+            "HISTORY_DIR": str(tmp_path / "history"),
         }
         base.update(env)
         config = Config.from_env(base)

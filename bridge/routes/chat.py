@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncGenerator
+from typing import Any
 
+import attrs
 import structlog
 from aiohttp import web
 from aiohttp_sse import sse_response
@@ -15,8 +17,11 @@ from bridge.convert import chunk_json, to_json
 from bridge.errors import ApiError, ModelNotFound, to_api_error
 from bridge.modelmap import UnknownModel
 from bridge.routes.body import read_json
+from bridge.routes.sessions import session_id, sessions_of
 from bridge.routes.turns import run_choices
 from bridge.schemas import ChatCompletionRequest
+from bridge.sessions import Sessions
+from bridge.storage.base import StoreError
 from bridge.translate.chat_request import to_turn
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import ChoiceAssembler, Output, StructuredOutputError
@@ -25,11 +30,16 @@ from supervisor.errors import SupervisorError
 
 log = structlog.get_logger(__name__)
 UNAPPLIED_HEADER = "X-Bridge-Unapplied-Params"
+SESSION_HEADER = "X-Session-ID"
 ESTIMATED_HEADER = "X-Bridge-Usage-Estimated"
 
 
-def _headers(request: web.Request, chat: ChatCompletionRequest, *, estimated: bool = False) -> dict[str, str]:
+def _headers(
+    request: web.Request, chat: ChatCompletionRequest, *, estimated: bool = False, session: _SessionTurn | None = None
+) -> dict[str, str]:
     headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
+    if session is not None:
+        headers[SESSION_HEADER] = session.id
     if chat.unapplied:
         headers[UNAPPLIED_HEADER] = ",".join(chat.unapplied)
     if estimated:
@@ -41,7 +51,9 @@ def _headers(request: web.Request, chat: ChatCompletionRequest, *, estimated: bo
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    chat = parse_chat_request(await read_json(request))
+    body = await read_json(request)
+    session = await _join_session(request, body)
+    chat = parse_chat_request(body)
     pool = request.app[appkeys.POOL]
     try:
         cli_model = request.app[appkeys.MODELS].resolve(chat.model, [str(m.get("value")) for m in pool.cli_models])
@@ -58,17 +70,52 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         )
 
     outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler)
+    record = CompletionBuilder(model=chat.model, n=chat.n, legacy_functions=chat.legacy_functions)
     async with contextlib.aclosing(outputs):
         try:
             if not chat.stream:
-                builder = CompletionBuilder(model=chat.model, n=chat.n, legacy_functions=chat.legacy_functions)
                 async for index, items in outputs:
-                    builder.feed(index, items)
-                body = to_json(builder.build())
-                return web.json_response(body, headers=_headers(request, chat, estimated=builder.estimated))
-            return await _stream(request, chat, outputs)
+                    record.feed(index, items)
+                completion = to_json(record.build())
+                if session is not None:
+                    await session.save(completion["choices"][0]["message"])
+                headers = _headers(request, chat, estimated=record.estimated, session=session)
+                return web.json_response(completion, headers=headers)
+            return await _stream(request, chat, outputs, record, session)
         except StructuredOutputError as exc:
             raise _json_failure(exc) from None
+
+
+@attrs.define
+class _SessionTurn:
+    """A chat request that continues a stored session: what it adds once the answer is there."""
+
+    sessions: Sessions
+    id: str
+    new_messages: list[dict[str, Any]]
+
+    async def save(self, answer: dict[str, Any]) -> None:
+        message = {k: v for k, v in answer.items() if v is not None}
+        await self.sessions.append(self.id, [*self.new_messages, message])
+
+
+async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
+    """With X-Session-ID or `session_id`, the stored history goes before the client's messages."""
+    if not isinstance(body, dict):
+        return None
+    raw = body.pop("session_id", None) or request.headers.get(SESSION_HEADER)
+    if raw is None:
+        return None
+    sid = session_id(raw)
+    sessions = sessions_of(request)
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None  # validation reports it
+    history = await sessions.history(sid)
+    body["messages"] = [*history, *messages]
+    structlog.contextvars.bind_contextvars(session_id=sid, history_messages=len(history))
+    new = [m for m in messages if not (isinstance(m, dict) and m.get("role") in ("system", "developer"))]
+    return _SessionTurn(sessions, sid, new)
 
 
 def _json_failure(exc: StructuredOutputError) -> ApiError:
@@ -76,7 +123,11 @@ def _json_failure(exc: StructuredOutputError) -> ApiError:
 
 
 async def _stream(
-    request: web.Request, chat: ChatCompletionRequest, outputs: AsyncGenerator[tuple[int, list[Output]], None]
+    request: web.Request,
+    chat: ChatCompletionRequest,
+    outputs: AsyncGenerator[tuple[int, list[Output]], None],
+    record: CompletionBuilder,
+    session: _SessionTurn | None,
 ) -> web.StreamResponse:
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
     builder = ChunkBuilder(model=chat.model, include_usage=include_usage, legacy_functions=chat.legacy_functions)
@@ -85,7 +136,7 @@ async def _stream(
     first = await anext(outputs, None)
 
     async with sse_response(
-        request, headers=_headers(request, chat), sep="\n", ping_interval=10, allow_all_methods=True
+        request, headers=_headers(request, chat, session=session), sep="\n", ping_interval=10, allow_all_methods=True
     ) as sse:
 
         async def send(data: object) -> None:
@@ -96,16 +147,20 @@ async def _stream(
                 await send(chunk_json(builder.opening(index), include_usage=include_usage))
             pending = [first] if first is not None else []
             for index, items in pending:
+                record.feed(index, items)
                 for chunk in builder.feed(index, items):
                     await send(chunk_json(chunk, include_usage=include_usage))
             async for index, items in outputs:
+                record.feed(index, items)
                 for chunk in builder.feed(index, items):
                     await send(chunk_json(chunk, include_usage=include_usage))
+            if session is not None:
+                await session.save(to_json(record.build())["choices"][0]["message"])
             usage = builder.usage_chunk()
             if usage is not None:
                 await send(chunk_json(usage, include_usage=True))
             await sse.send("[DONE]")
-        except (ApiError, SupervisorError, StructuredOutputError) as exc:
+        except (ApiError, SupervisorError, StructuredOutputError, StoreError) as exc:
             err = _json_failure(exc) if isinstance(exc, StructuredOutputError) else to_api_error(exc)
             log.info("stream_failed", status=err.status, code=err.code, error=err.message[:300])
             with contextlib.suppress(ConnectionResetError):

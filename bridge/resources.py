@@ -1,0 +1,94 @@
+"""Long-lived resources, each entering through a cleanup_ctx generator: the store and the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from bridge import appkeys
+from bridge.config import Config
+from bridge.sessions import KIND as SESSIONS_KIND
+from bridge.sessions import Sessions
+from bridge.storage.base import Store, StoreError
+from bridge.storage.files import FileStore
+from bridge.storage.memory import MemoryStore
+from bridge.storage.redis_store import RedisStore
+from supervisor.cli import cli_version
+from supervisor.launch import LaunchSettings
+from supervisor.pool import Pool, PoolSettings
+from supervisor.runner import RetryPolicy, TurnRunner
+
+
+async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[appkeys.CONFIG]
+    app[appkeys.CLI_VERSION] = await cli_version(config.claude_command)
+    pool = Pool(
+        PoolSettings(
+            size=config.pool_size,
+            max_queue=config.max_queue,
+            queue_timeout=config.queue_timeout,
+            start_timeout=config.start_timeout,
+            turns_per_slot=config.turns_per_slot,
+        ),
+        LaunchSettings(
+            command=config.claude_command,
+            request_timeout=config.request_timeout,
+            workdir=config.slot_dir,
+            base_env=config.cli_env,
+            user_home=config.user_home,
+        ),
+    )
+    app[appkeys.POOL] = pool
+    app[appkeys.RUNNER] = TurnRunner(pool, config.request_timeout, RetryPolicy(max_retries=config.max_retries))
+    await pool.start()
+    try:
+        yield
+    finally:
+        await pool.close(grace=config.shutdown_grace)
+
+
+def make_store(config: Config) -> Store:
+    if config.history_storage == "redis":
+        assert config.redis_url is not None
+        return RedisStore(config.redis_url, config.history_ttl_hours * 3600 or None)
+    if config.history_storage == "memory":
+        return MemoryStore()
+    return FileStore(config.history_dir)
+
+
+async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The store, and the background sweep that removes sessions past HISTORY_TTL_HOURS."""
+    config = app[appkeys.CONFIG]
+    store = make_store(config)
+    if isinstance(store, RedisStore):
+        await store.ping()
+    app[appkeys.STORE] = store
+    app[appkeys.SESSIONS] = Sessions(store, config.max_history_messages)
+    sweeper = None
+    if config.enable_history and config.history_ttl_hours > 0:
+        sweeper = asyncio.create_task(_sweep(store, config.history_ttl_hours * 3600, config.history_sweep_seconds))
+    try:
+        yield
+    finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await store.close()
+
+
+async def _sweep(store: Store, ttl: float, every: float) -> None:
+    log = structlog.get_logger("bridge.sweep")
+    while True:
+        try:
+            removed = await store.sweep(SESSIONS_KIND, time.time() - ttl)
+            if removed:
+                log.info("sessions_expired", removed=removed)
+        except StoreError as exc:
+            log.warning("sweep_failed", error=str(exc))
+        await asyncio.sleep(every)

@@ -1,0 +1,60 @@
+"""/v1/sessions: create, list, read, delete and clear server-side conversations."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bridge import appkeys
+from bridge.errors import InvalidRequest
+from bridge.routes.body import read_json
+from bridge.routes.pagination import page
+from bridge.sessions import Sessions, public
+from bridge.storage.base import SAFE_ID
+from bridge.validation.common import invalid_type
+
+
+def sessions_of(request: web.Request) -> Sessions:
+    if not request.app[appkeys.CONFIG].enable_history:
+        raise InvalidRequest("Sessions are disabled on this server (ENABLE_HISTORY=false).", code="sessions_disabled")
+    return request.app[appkeys.SESSIONS]
+
+
+def session_id(raw: object, param: str = "session_id") -> str:
+    if not isinstance(raw, str) or not SAFE_ID.match(raw):
+        raise InvalidRequest(
+            f"Invalid '{param}': 1 to 128 letters, digits, '_' or '-'.", param=param, code="invalid_value"
+        )
+    return raw
+
+
+async def create(request: web.Request) -> web.Response:
+    sessions = sessions_of(request)
+    body = await read_json(request) if request.can_read_body else {}
+    if not isinstance(body, dict):
+        raise invalid_type("body", "an object", body)
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise invalid_type("metadata", "an object of strings", metadata)
+    record = await sessions.create(metadata)
+    return web.json_response(public(record, with_messages=False))
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    sessions = sessions_of(request)
+    return web.json_response(page(request, await sessions.list(), lambda r: public(r, with_messages=False)))
+
+
+async def get(request: web.Request) -> web.Response:
+    record = await sessions_of(request).get(session_id(request.match_info["session_id"]))
+    return web.json_response(public(record, with_messages=True))
+
+
+async def delete(request: web.Request) -> web.Response:
+    sid = session_id(request.match_info["session_id"])
+    await sessions_of(request).delete(sid)
+    return web.json_response({"id": sid, "object": "session.deleted", "deleted": True})
+
+
+async def clear(request: web.Request) -> web.Response:
+    record = await sessions_of(request).clear(session_id(request.match_info["session_id"]))
+    return web.json_response(public(record, with_messages=True))

@@ -1,0 +1,117 @@
+"""Server-side conversations: what is stored per session and how a turn is added.
+
+Stored messages are OpenAI chat messages (user, assistant with tool_calls, tool). System and
+developer messages are not stored: each request's own instructions apply to that request.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from bridge.errors import NotFound
+from bridge.storage.base import Record, Store
+
+KIND = "sessions"
+
+
+def new_session_id() -> str:
+    return "sess_" + secrets.token_hex(12)
+
+
+def session_record(session_id: str, metadata: dict[str, str] | None = None) -> Record:
+    now = time.time()
+    return {
+        "id": session_id,
+        "object": "session",
+        "created_at": int(now),
+        "created_ts": now,
+        "updated_at": now,
+        "metadata": metadata or {},
+        "messages": [],
+    }
+
+
+def public(record: Record, *, with_messages: bool) -> dict[str, Any]:
+    body = {
+        "id": record["id"],
+        "object": "session",
+        "created_at": record["created_at"],
+        "updated_at": int(record.get("updated_at") or record["created_at"]),
+        "metadata": record.get("metadata", {}),
+        "message_count": len(record.get("messages", [])),
+    }
+    if with_messages:
+        body["messages"] = record.get("messages", [])
+    return body
+
+
+def trim(messages: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Drops the oldest messages beyond `limit`, then up to the next user message.
+
+    Cutting there keeps the history valid: it never starts with an assistant reply or with a
+    tool result whose call was dropped.
+    """
+    if len(messages) <= limit:
+        return messages
+    kept = messages[len(messages) - limit :]
+    first_user = next((i for i, m in enumerate(kept) if m.get("role") == "user"), len(kept))
+    return kept[first_user:]
+
+
+class Sessions:
+    def __init__(self, store: Store, max_messages: int) -> None:
+        self._store = store
+        self._max = max_messages
+
+    async def create(self, metadata: dict[str, str] | None = None, session_id: str | None = None) -> Record:
+        record = session_record(session_id or new_session_id(), metadata)
+        await self._store.put(KIND, record["id"], record)
+        return record
+
+    async def get(self, session_id: str) -> Record:
+        record = await self._store.get(KIND, session_id)
+        if record is None:
+            raise NotFound(f"No session found with id '{session_id}'.", param="session_id", code="session_not_found")
+        return record
+
+    async def history(self, session_id: str) -> list[dict[str, Any]]:
+        record = await self._store.get(KIND, session_id)
+        return list(record.get("messages", [])) if record else []
+
+    async def append(self, session_id: str, messages: list[dict[str, Any]]) -> Record:
+        """Adds one turn; an unknown id creates the session (chat requests may name a new one)."""
+
+        def change(current: Record | None) -> Record:
+            record = current or session_record(session_id)
+            record["messages"] = trim([*record.get("messages", []), *messages], self._max)
+            record["updated_at"] = time.time()
+            return record
+
+        result = await self._store.update(KIND, session_id, change)
+        assert result is not None
+        return result
+
+    async def clear(self, session_id: str) -> Record:
+        await self.get(session_id)
+
+        def change(current: Record | None) -> Record | None:
+            if current is None:
+                return None
+            current["messages"] = []
+            current["updated_at"] = time.time()
+            return current
+
+        record = await self._store.update(KIND, session_id, change)
+        if record is None:
+            raise NotFound(f"No session found with id '{session_id}'.", param="session_id", code="session_not_found")
+        return record
+
+    async def delete(self, session_id: str) -> None:
+        if not await self._store.delete(KIND, session_id):
+            raise NotFound(f"No session found with id '{session_id}'.", param="session_id", code="session_not_found")
+
+    async def list(self) -> list[Record]:
+        records = await self._store.list(KIND)
+        return sorted(records, key=lambda r: (r.get("created_ts", r.get("created_at", 0)), r["id"]), reverse=True)

@@ -1,0 +1,46 @@
+"""One storage interface for every backend.
+
+Records are JSON objects addressed by (kind, id). `update` is the only way to change a record
+that others may change at the same time: it applies a function to the latest stored version
+under a per-record lock (files) or an optimistic transaction (Redis), so concurrent turns on
+one session never lose a message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Record = dict[str, Any]
+Change = Callable[[Record | None], Record | None]
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+class StoreError(Exception):
+    """The storage backend failed (unreachable, full, ...)."""
+
+
+class CorruptRecord(StoreError):
+    """One record cannot be read; the others are untouched."""
+
+    def __init__(self, kind: str, record_id: str, detail: str) -> None:
+        super().__init__(f"the stored {kind} '{record_id}' is unreadable: {detail}")
+        self.kind = kind
+        self.record_id = record_id
+
+
+class Store(Protocol):
+    async def get(self, kind: str, record_id: str) -> Record | None: ...
+
+    async def put(self, kind: str, record_id: str, record: Record) -> None: ...
+
+    async def update(self, kind: str, record_id: str, change: Change) -> Record | None: ...
+
+    async def delete(self, kind: str, record_id: str) -> bool: ...
+
+    async def list(self, kind: str) -> list[Record]: ...
+
+    async def sweep(self, kind: str, older_than: float) -> int: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,126 @@
+"""JSON files on disk, one per record, written atomically.
+
+A write goes to a temporary file in the same directory, is flushed and fsynced, then renamed
+over the record: a crash mid-write leaves the previous version intact. A per-record lock
+serialises read-modify-write within this process; several replicas should use Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import aiofiles
+import aiofiles.os
+
+from bridge.storage.base import SAFE_ID, Change, CorruptRecord, Record, StoreError
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def _path(self, kind: str, record_id: str) -> Path:
+        if not SAFE_ID.match(record_id) or not SAFE_ID.match(kind):
+            raise StoreError(f"unsafe record id {record_id!r}")
+        return self._root / kind / f"{record_id}.json"
+
+    def _lock(self, kind: str, record_id: str) -> asyncio.Lock:
+        return self._locks.setdefault((kind, record_id), asyncio.Lock())
+
+    async def _read(self, kind: str, record_id: str, path: Path) -> Record | None:
+        try:
+            async with aiofiles.open(path, encoding="utf-8") as fh:
+                text = await fh.read()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CorruptRecord(kind, record_id, str(exc)) from None
+        try:
+            record = json.loads(text)
+        except ValueError as exc:
+            raise CorruptRecord(kind, record_id, f"not valid JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise CorruptRecord(kind, record_id, "not a JSON object")
+        return record
+
+    async def _write(self, path: Path, record: Record) -> None:
+        await aiofiles.os.makedirs(path.parent, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            async with aiofiles.open(tmp, "w", encoding="utf-8") as fh:
+                await fh.write(json.dumps(record, ensure_ascii=False))
+                await fh.flush()
+                await asyncio.to_thread(os.fsync, fh.fileno())
+            await aiofiles.os.replace(tmp, path)
+        except OSError as exc:
+            try:
+                await aiofiles.os.remove(tmp)
+            except OSError:
+                pass
+            raise StoreError(f"cannot write {path.name}: {exc}") from exc
+
+    async def get(self, kind: str, record_id: str) -> Record | None:
+        return await self._read(kind, record_id, self._path(kind, record_id))
+
+    async def put(self, kind: str, record_id: str, record: Record) -> None:
+        path = self._path(kind, record_id)
+        async with self._lock(kind, record_id):
+            await self._write(path, record)
+
+    async def update(self, kind: str, record_id: str, change: Change) -> Record | None:
+        path = self._path(kind, record_id)
+        async with self._lock(kind, record_id):
+            new = change(await self._read(kind, record_id, path))
+            if new is None:
+                await self._remove(path)
+            else:
+                await self._write(path, new)
+            return new
+
+    async def _remove(self, path: Path) -> bool:
+        try:
+            await aiofiles.os.remove(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    async def delete(self, kind: str, record_id: str) -> bool:
+        path = self._path(kind, record_id)
+        async with self._lock(kind, record_id):
+            removed = await self._remove(path)
+        self._locks.pop((kind, record_id), None)
+        return removed
+
+    async def list(self, kind: str) -> list[Record]:
+        folder = self._root / kind
+        try:
+            names = await aiofiles.os.listdir(folder)
+        except FileNotFoundError:
+            return []
+        records = []
+        for name in names:
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            try:
+                record = await self._read(kind, name[:-5], folder / name)
+            except CorruptRecord:
+                continue  # listed elsewhere as an error for that id; never fatal for the list
+            if record is not None:
+                records.append(record)
+        return records
+
+    async def sweep(self, kind: str, older_than: float) -> int:
+        removed = 0
+        for record in await self.list(kind):
+            if float(record.get("updated_at", time.time())) < older_than and await self.delete(kind, record["id"]):
+                removed += 1
+        return removed
+
+    async def close(self) -> None:
+        self._locks.clear()

@@ -1,0 +1,207 @@
+"""Server-side sessions: lifecycle, history reaching the model, concurrency, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from tests.conftest import Bridge
+from tests.fake_upstream import block_text
+
+
+def convo(req) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(m["role"], block_text(m["content"])) for m in req.messages if m["role"] != "system"]
+
+
+async def test_session_lifecycle(bridge: Bridge) -> None:
+    async with bridge.http() as http:
+        created = (await http.post("/v1/sessions", json={"metadata": {"owner": "zed"}})).json()
+        sid = created["id"]
+        assert sid.startswith("sess_") and created["metadata"] == {"owner": "zed"} and created["message_count"] == 0
+        second = (await http.post("/v1/sessions")).json()
+        listed = (await http.get("/v1/sessions")).json()
+        assert listed["object"] == "list" and [s["id"] for s in listed["data"]][:2] == [second["id"], sid]
+        page = (await http.get("/v1/sessions", params={"limit": 1})).json()
+        assert len(page["data"]) == 1 and page["has_more"] is True
+        rest = (await http.get("/v1/sessions", params={"limit": 1, "after": page["last_id"]})).json()
+        assert rest["data"][0]["id"] == sid
+        resp = await http.post(
+            "/v1/chat/completions",
+            headers={"X-Session-ID": sid},
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi <<say:hello>>"}]},
+        )
+        assert resp.headers["X-Session-ID"] == sid
+        got = (await http.get(f"/v1/sessions/{sid}")).json()
+        assert got["messages"] == [
+            {"role": "user", "content": "hi <<say:hello>>"},
+            {"role": "assistant", "content": "hello"},
+        ]
+        cleared = (await http.post(f"/v1/sessions/{sid}/clear")).json()
+        assert cleared["messages"] == [] and cleared["message_count"] == 0
+        deleted = (await http.delete(f"/v1/sessions/{sid}")).json()
+        assert deleted == {"id": sid, "object": "session.deleted", "deleted": True}
+        for method, path in [
+            ("GET", f"/v1/sessions/{sid}"),
+            ("DELETE", f"/v1/sessions/{sid}"),
+            ("POST", f"/v1/sessions/{sid}/clear"),
+        ]:
+            missing = await http.request(method, path)
+            assert missing.status_code == 404
+            assert missing.json()["error"]["code"] == "session_not_found"
+
+
+async def test_second_turn_sees_the_first(bridge: Bridge) -> None:
+    client = bridge.client()
+    first = await client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "My code word is MANGO. <<say:Noted.>>"}],
+        extra_body={"session_id": "sess_test1"},
+    )
+    assert first.choices[0].message.content == "Noted."
+    second = await client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Code word? <<has:MANGO>>"}],
+        extra_body={"session_id": "sess_test1"},
+    )
+    assert second.choices[0].message.content == "yes"
+    (req,) = bridge.fake.find("Code word?")
+    assert convo(req) == [
+        ("user", "My code word is MANGO. <<say:Noted.>>"),
+        ("assistant", "Noted."),
+        ("user", "Code word? <<has:MANGO>>"),
+    ]
+    assert "Be brief." in req.system_text()
+    async with bridge.http() as http:
+        stored = (await http.get("/v1/sessions/sess_test1")).json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"], "system prompts are not stored"
+
+
+async def test_streamed_turns_and_tool_calls_are_stored(bridge: Bridge) -> None:
+    client = bridge.client()
+    weather = {"type": "function", "function": {"name": "w", "parameters": {"type": "object", "properties": {}}}}
+    stream = await client.chat.completions.create(
+        model="gpt-4o",
+        stream=True,
+        tools=[weather],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": "<<tool:mcp__c__w:{}>>"}],
+        extra_body={"session_id": "sess_tools"},
+    )
+    call_id = None
+    async for chunk in stream:
+        for tc in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            call_id = tc.id or call_id
+    assert call_id
+    resp = await client.chat.completions.create(
+        model="gpt-4o",
+        tools=[weather],  # type: ignore[list-item]
+        messages=[{"role": "tool", "tool_call_id": call_id, "content": "CLOUDY"}],
+        extra_body={"session_id": "sess_tools"},
+    )
+    assert resp.choices[0].message.content == "after-tool: CLOUDY"
+
+
+async def test_eight_concurrent_turns_on_one_session_lose_nothing(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="4")
+    client = bridge.client()
+    await asyncio.gather(
+        *(
+            client.chat.completions.create(
+                model="gpt-4o",
+                messages=[{"role": "user", "content": f"c{i} <<say:r{i}>>"}],
+                extra_body={"session_id": "sess_busy"},
+            )
+            for i in range(8)
+        )
+    )
+    async with bridge.http() as http:
+        messages = (await http.get("/v1/sessions/sess_busy")).json()["messages"]
+    assert len(messages) == 16
+    assert sorted(m["content"] for m in messages if m["role"] == "assistant") == sorted(f"r{i}" for i in range(8))
+    for i in range(0, 16, 2):  # each turn's question is followed by its own answer
+        q, a = messages[i], messages[i + 1]
+        assert q["role"] == "user" and a["content"] == "r" + q["content"].split()[0][1:]
+
+
+async def test_sessions_survive_a_restart(make_bridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    history = str(tmp_path / "shared-history")
+    first = await make_bridge(POOL_SIZE="1", HISTORY_DIR=history)
+    client = first.client()
+    await client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "remember KIWI"}],
+        extra_body={"session_id": "sess_restart"},
+    )
+    await first.server.close()
+    second = await make_bridge(POOL_SIZE="1", HISTORY_DIR=history)
+    resp = await second.client().chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "again <<has:KIWI>>"}],
+        extra_body={"session_id": "sess_restart"},
+    )
+    assert resp.choices[0].message.content == "yes"
+
+
+async def test_max_history_messages_drops_the_oldest(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="1", MAX_HISTORY_MESSAGES="4")
+    client = bridge.client()
+    for i in range(4):
+        await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": f"m{i}"}], extra_body={"session_id": "sess_trim"}
+        )
+    async with bridge.http() as http:
+        messages = (await http.get("/v1/sessions/sess_trim")).json()["messages"]
+    assert [m["content"] for m in messages if m["role"] == "user"] == ["m2", "m3"]
+
+
+async def test_expired_sessions_are_swept(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="1", HISTORY_TTL_HOURS="0.0001", HISTORY_SWEEP_SECONDS="0.1")
+    async with bridge.http() as http:
+        sid = (await http.post("/v1/sessions")).json()["id"]
+        for _ in range(50):
+            if (await http.get(f"/v1/sessions/{sid}")).status_code == 404:
+                break
+            await asyncio.sleep(0.1)
+        assert (await http.get(f"/v1/sessions/{sid}")).status_code == 404
+
+
+async def test_a_corrupt_session_file_is_an_error_for_that_id_only(bridge: Bridge, tmp_path: Path) -> None:
+    async with bridge.http() as http:
+        good = (await http.post("/v1/sessions")).json()["id"]
+        bad = (await http.post("/v1/sessions")).json()["id"]
+        path = tmp_path / "history" / "sessions" / f"{bad}.json"
+        path.write_text('{"id": "truncated', encoding="utf-8")
+        broken = await http.get(f"/v1/sessions/{bad}")
+        assert broken.status_code == 500 and broken.json()["error"]["code"] == "corrupt_record"
+        assert (await http.get(f"/v1/sessions/{good}")).status_code == 200
+        assert good in [s["id"] for s in (await http.get("/v1/sessions")).json()["data"]]
+        chat = await http.post(
+            "/v1/chat/completions",
+            headers={"X-Session-ID": bad},
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]},
+        )
+        assert chat.status_code == 500
+    assert path.read_text(encoding="utf-8") == '{"id": "truncated', "the broken file is left as it was"
+
+
+async def test_bad_session_ids_and_disabled_history(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="1", ENABLE_HISTORY="false")
+    async with bridge.http() as http:
+        assert (await http.post("/v1/sessions")).json()["error"]["code"] == "sessions_disabled"
+        chat = await http.post(
+            "/v1/chat/completions",
+            headers={"X-Session-ID": "s1"},
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]},
+        )
+        assert chat.status_code == 400 and chat.json()["error"]["code"] == "sessions_disabled"
+
+
+async def test_invalid_session_id(bridge: Bridge) -> None:
+    async with bridge.http() as http:
+        resp = await http.post(
+            "/v1/chat/completions",
+            headers={"X-Session-ID": "../../etc/passwd"},
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]},
+        )
+    assert resp.status_code == 400 and resp.json()["error"]["param"] == "session_id"
+    assert json.loads(resp.text)["error"]["type"] == "invalid_request_error"
