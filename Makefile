@@ -8,12 +8,12 @@ CLAUDE := .tools/node_modules/.bin/claude
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev cli lint format typecheck unit bench health clean
+.PHONY: run test setup setup-dev cli redis-server lint format typecheck unit bench health clean
 
 run: setup cli ## set up, then serve on HOST:PORT
 	$(PY) run.py
 
-test: setup-dev cli ## set up, then lint, type-check and run the whole suite
+test: setup-dev cli redis-server ## set up, then lint, type-check and run the whole suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -43,6 +43,11 @@ $(CLAUDE).stamp: .tools/package.json .tools/package-lock.json
 	cd .tools && npm ci --no-audit --no-fund --loglevel=error
 	@$(CLAUDE) --version | grep -q '^$(CLI_VERSION) ' || { echo "expected claude $(CLI_VERSION)"; exit 1; }
 	touch $@
+
+redis-server: ## the tests start their own redis-server on loopback; install it when missing
+	@command -v redis-server >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
