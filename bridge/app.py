@@ -10,7 +10,7 @@ from bridge.errors import error_middleware
 from bridge.logs import request_context_middleware
 from bridge.modelmap import ModelMap
 from bridge.resources import pool_ctx, storage_ctx
-from bridge.routes import chat, info, sessions
+from bridge.routes import chat, info, responses, sessions
 
 
 def create_app(config: Config) -> web.Application:
@@ -27,6 +27,11 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/v1/models", info.list_models)
     app.router.add_get("/v1/models/{model_id}", info.get_model)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/responses", responses.create)
+    app.router.add_get("/v1/responses", responses.list_responses)
+    app.router.add_get("/v1/responses/{response_id}", responses.retrieve)
+    app.router.add_delete("/v1/responses/{response_id}", responses.delete)
+    app.router.add_get("/v1/responses/{response_id}/input_items", responses.input_items)
     app.router.add_post("/v1/sessions", sessions.create)
     app.router.add_get("/v1/sessions", sessions.list_sessions)
     app.router.add_get("/v1/sessions/{session_id}", sessions.get)

@@ -107,6 +107,7 @@ class ChatCompletionRequest:
 class PromptTokensDetails:
     cached_tokens: int = 0
     audio_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @attrs.frozen

@@ -14,17 +14,15 @@ from aiohttp_sse import sse_response
 
 from bridge import appkeys
 from bridge.convert import chunk_json, to_json
-from bridge.errors import ApiError, ModelNotFound, to_api_error
-from bridge.modelmap import UnknownModel
+from bridge.errors import ApiError, to_api_error
 from bridge.routes.body import read_json
 from bridge.routes.sessions import session_id, sessions_of
-from bridge.routes.turns import run_choices
+from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
 from bridge.sessions import Sessions
 from bridge.storage.base import StoreError
-from bridge.translate.chat_request import to_turn
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
-from bridge.translate.choice import ChoiceAssembler, Output, StructuredOutputError
+from bridge.translate.choice import Output, StructuredOutputError
 from bridge.validation import parse_chat_request
 from supervisor.errors import SupervisorError
 
@@ -54,22 +52,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     session = await _join_session(request, body)
     chat = parse_chat_request(body)
-    pool = request.app[appkeys.POOL]
-    try:
-        cli_model = request.app[appkeys.MODELS].resolve(chat.model, [str(m.get("value")) for m in pool.cli_models])
-    except UnknownModel:
-        raise ModelNotFound(chat.model) from None
-    structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
     if chat.unapplied:
         log.info("params_not_applied", params=list(chat.unapplied))
-    spec = to_turn(chat, cli_model)
-
-    def assembler() -> ChoiceAssembler:
-        return ChoiceAssembler(
-            json_schema=spec.profile.json_schema, stops=chat.stop, parallel_tool_calls=chat.parallel_tool_calls
-        )
-
-    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler)
+    outputs = start(request, chat)
     record = CompletionBuilder(model=chat.model, n=chat.n, legacy_functions=chat.legacy_functions)
     async with contextlib.aclosing(outputs):
         try:

@@ -6,6 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable
 
+import structlog
+from aiohttp import web
+
+from bridge import appkeys
+from bridge.errors import ModelNotFound
+from bridge.modelmap import UnknownModel
+from bridge.schemas import ChatCompletionRequest
+from bridge.translate.chat_request import to_turn
 from bridge.translate.choice import ChoiceAssembler, Output
 from supervisor.runner import TurnRunner
 from supervisor.turn import TurnSpec
@@ -57,3 +65,21 @@ async def run_choices(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def start(request: web.Request, chat: ChatCompletionRequest) -> AsyncGenerator[tuple[int, list[Output]], None]:
+    """Resolves the model, translates the request and starts its choices (shared by both APIs)."""
+    pool = request.app[appkeys.POOL]
+    try:
+        cli_model = request.app[appkeys.MODELS].resolve(chat.model, [str(m.get("value")) for m in pool.cli_models])
+    except UnknownModel:
+        raise ModelNotFound(chat.model) from None
+    structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
+    spec = to_turn(chat, cli_model)
+
+    def assembler() -> ChoiceAssembler:
+        return ChoiceAssembler(
+            json_schema=spec.profile.json_schema, stops=chat.stop, parallel_tool_calls=chat.parallel_tool_calls
+        )
+
+    return run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler)

@@ -138,7 +138,8 @@ class ChoiceAssembler:
         self.done = True
         usage = self._prompt_usage or {}
         cache_read = int(usage.get("cache_read_input_tokens") or 0)
-        prompt = int(usage.get("input_tokens") or 0) + cache_read + int(usage.get("cache_creation_input_tokens") or 0)
+        cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+        prompt = int(usage.get("input_tokens") or 0) + cache_read + cache_write
         completion = estimate_tokens("".join(self._text))
         return Finished(
             "stop",
@@ -146,7 +147,7 @@ class ChoiceAssembler:
                 prompt_tokens=prompt,
                 completion_tokens=completion,
                 total_tokens=prompt + completion,
-                prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read),
+                prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read, cache_write_tokens=cache_write),
             ),
             estimated=True,
         )

@@ -34,7 +34,7 @@ def usage_from_result(usage: dict[str, Any]) -> Usage:
         prompt_tokens=prompt,
         completion_tokens=output,
         total_tokens=prompt + output,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read),
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read, cache_write_tokens=cache_write),
         completion_tokens_details=CompletionTokensDetails(reasoning_tokens=thinking),
     )
 
@@ -48,7 +48,8 @@ def sum_usage(usages: list[Usage]) -> Usage:
         completion_tokens=completion,
         total_tokens=prompt + completion,
         prompt_tokens_details=PromptTokensDetails(
-            cached_tokens=sum(u.prompt_tokens_details.cached_tokens for u in usages)
+            cached_tokens=sum(u.prompt_tokens_details.cached_tokens for u in usages),
+            cache_write_tokens=sum(u.prompt_tokens_details.cache_write_tokens for u in usages),
         ),
         completion_tokens_details=CompletionTokensDetails(
             reasoning_tokens=sum(u.completion_tokens_details.reasoning_tokens for u in usages)

@@ -67,7 +67,7 @@ async def test_stream_ends_with_done_and_usage_chunk(bridge: Bridge) -> None:
         "prompt_tokens": 168,
         "completion_tokens": 7,
         "total_tokens": 175,
-        "prompt_tokens_details": {"cached_tokens": 40, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": 40, "audio_tokens": 0, "cache_write_tokens": 5},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,

@@ -1,0 +1,1 @@
+"""The Responses API, translated onto the same chat machinery (validation, turns, outputs)."""

@@ -1,0 +1,279 @@
+"""A Responses API request -> a chat-completions body, plus what the response must echo. Pure.
+
+The chat body then goes through the same validation and translation as /v1/chat/completions,
+so tools, structured output, images and limits behave identically on both APIs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import attrs
+
+from bridge.errors import InvalidRequest
+from bridge.validation.common import invalid_type, missing, unsupported
+
+PASSED_ON = ("model", "parallel_tool_calls", "temperature", "top_p", "user", "metadata")
+KNOWN = {
+    "model",
+    "input",
+    "instructions",
+    "previous_response_id",
+    "tools",
+    "tool_choice",
+    "text",
+    "max_output_tokens",
+    "store",
+    "stream",
+    "metadata",
+    "parallel_tool_calls",
+    "temperature",
+    "top_p",
+    "user",
+    "reasoning",
+    "truncation",
+    "include",
+    "service_tier",
+    "safety_identifier",
+    "prompt_cache_key",
+    "background",
+    "stream_options",
+}
+
+
+def item_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+@attrs.frozen
+class ResponsesRequest:
+    chat_body: dict[str, Any]
+    input_items: list[dict[str, Any]]  # as stored and listed by /input_items, each with an id
+    new_messages: list[dict[str, Any]]  # chat messages this request adds to the conversation
+    echo: dict[str, Any]  # request fields the response object repeats
+    previous_response_id: str | None
+    store: bool
+    stream: bool
+
+
+def _text_part(param: str, part: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(part.get("text"), str):
+        raise invalid_type(f"{param}.text", "a string", part.get("text"))
+    return {"type": "text", "text": part["text"]}
+
+
+def _content(param: str, content: Any) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise invalid_type(param, "a string or an array of content parts", content)
+    parts = []
+    for j, part in enumerate(content):
+        where = f"{param}[{j}]"
+        if not isinstance(part, dict):
+            raise invalid_type(where, "an object", part)
+        kind = part.get("type")
+        if kind in ("input_text", "output_text", "text"):
+            parts.append(_text_part(where, part))
+        elif kind == "input_image":
+            url = part.get("image_url")
+            if not isinstance(url, str):
+                raise unsupported(f"{where}.image_url", "only inline data URLs are accepted (no file_id).")
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        elif kind == "refusal":
+            parts.append({"type": "text", "text": str(part.get("refusal", ""))})
+        else:
+            raise InvalidRequest(
+                f"Content parts of type '{kind}' are not supported.",
+                param=f"{where}.type",
+                code="unsupported_content_type",
+            )
+    return parts
+
+
+def _input_item(param: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The item as /input_items lists it (with an id), normalised."""
+    stored = dict(item)
+    kind = item.get("type", "message")
+    stored["type"] = kind
+    if kind == "message":
+        content = item.get("content")
+        if isinstance(content, str):
+            stored["content"] = [
+                {"type": "input_text" if item.get("role") != "assistant" else "output_text", "text": content}
+            ]
+        stored.setdefault("status", "completed")
+        stored.setdefault("id", item_id("msg"))
+    elif kind == "function_call":
+        stored.setdefault("id", item_id("fc"))
+        stored.setdefault("status", "completed")
+    elif kind == "function_call_output":
+        stored.setdefault("id", item_id("fco"))
+        stored.setdefault("status", "completed")
+    return stored
+
+
+def input_messages(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(chat messages, stored input items) for `input`."""
+    if isinstance(raw, str):
+        message = {"role": "user", "content": raw}
+        return [message], [_input_item("input", {"type": "message", "role": "user", "content": raw})]
+    if not isinstance(raw, list):
+        raise invalid_type("input", "a string or an array of input items", raw)
+    messages: list[dict[str, Any]] = []
+    items = []
+    for i, item in enumerate(raw):
+        param = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise invalid_type(param, "an object", item)
+        kind = item.get("type", "message")
+        if kind == "message":
+            role = item.get("role")
+            if role not in ("user", "assistant", "system", "developer"):
+                raise InvalidRequest(
+                    f"Invalid value: '{role}'. Supported values are: 'user', 'assistant', 'system' and 'developer'.",
+                    param=f"{param}.role",
+                    code="invalid_value",
+                )
+            if "content" not in item:
+                raise missing(f"{param}.content")
+            messages.append({"role": role, "content": _content(f"{param}.content", item["content"])})
+        elif kind == "function_call":
+            for key in ("call_id", "name", "arguments"):
+                if not isinstance(item.get(key), str):
+                    raise invalid_type(f"{param}.{key}", "a string", item.get(key))
+            call = {
+                "id": item["call_id"],
+                "type": "function",
+                "function": {"name": item["name"], "arguments": item["arguments"]},
+            }
+            last = messages[-1] if messages else None
+            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
+                last["tool_calls"].append(call)
+            elif last is not None and last["role"] == "assistant" and isinstance(last.get("content"), (str, list)):
+                last["tool_calls"] = [call]
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            if not isinstance(item.get("call_id"), str):
+                raise invalid_type(f"{param}.call_id", "a string", item.get("call_id"))
+            output = item.get("output")
+            content = output if isinstance(output, str) else _content(f"{param}.output", output)
+            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": content})
+        elif kind == "reasoning":
+            continue  # Claude's thinking is not replayed; the item is kept for /input_items
+        else:
+            raise InvalidRequest(
+                f"Input items of type '{kind}' are not supported.", param=f"{param}.type", code="unsupported_input_item"
+            )
+        items.append(_input_item(param, item))
+    if not messages:
+        raise InvalidRequest("'input' holds no message.", param="input", code="empty_array")
+    return messages, items
+
+
+def _tools(raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise invalid_type("tools", "an array", raw)
+    tools = []
+    for i, tool in enumerate(raw):
+        if not isinstance(tool, dict):
+            raise invalid_type(f"tools[{i}]", "an object", tool)
+        if tool.get("type") != "function":
+            raise unsupported(f"tools[{i}].type", f"'{tool.get('type')}' tools are not available; only 'function'.")
+        function = {k: tool[k] for k in ("name", "description", "parameters") if tool.get(k) is not None}
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
+def _tool_choice(raw: Any) -> Any:
+    if isinstance(raw, dict) and raw.get("type") == "function":
+        return {"type": "function", "function": {"name": raw.get("name")}}
+    return raw
+
+
+def _format(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise invalid_type("text", "an object", raw)
+    fmt = raw.get("format")
+    if fmt is None or (isinstance(fmt, dict) and fmt.get("type") == "text"):
+        return None
+    if not isinstance(fmt, dict):
+        raise invalid_type("text.format", "an object", fmt)
+    if fmt.get("type") == "json_schema":
+        return {"type": "json_schema", "json_schema": {k: fmt[k] for k in ("name", "schema", "strict") if k in fmt}}
+    return {"type": fmt.get("type")}
+
+
+def parse_responses_request(body: Any, previous: list[dict[str, Any]]) -> ResponsesRequest:
+    """`previous` is the stored conversation of `previous_response_id` (empty without one)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
+    unknown = sorted(set(body) - KNOWN)
+    if unknown:
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code="unknown_parameter"
+        )
+    if body.get("background"):
+        raise unsupported("background", "background responses are not available.")
+    if "input" not in body:
+        raise missing("input")
+    instructions = body.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise invalid_type("instructions", "a string", instructions)
+    store = body.get("store", True)
+    if not isinstance(store, bool):
+        raise invalid_type("store", "a boolean", store)
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise invalid_type("stream", "a boolean", stream)
+    messages, items = input_messages(body["input"])
+    chat: dict[str, Any] = {k: body[k] for k in PASSED_ON if body.get(k) is not None}
+    system = [{"role": "system", "content": instructions}] if instructions else []
+    chat["messages"] = [*system, *previous, *messages]
+    tools = _tools(body.get("tools"))
+    if tools:
+        chat["tools"] = tools
+    if body.get("tool_choice") is not None:
+        chat["tool_choice"] = _tool_choice(body["tool_choice"])
+    response_format = _format(body.get("text"))
+    if response_format is not None:
+        chat["response_format"] = response_format
+    if body.get("max_output_tokens") is not None:
+        chat["max_completion_tokens"] = body["max_output_tokens"]
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and reasoning.get("effort") is not None:
+        chat["reasoning_effort"] = reasoning["effort"]
+    echo = {
+        "instructions": instructions,
+        "max_output_tokens": body.get("max_output_tokens"),
+        "metadata": body.get("metadata") or {},
+        "model": body.get("model"),
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": {"effort": (reasoning or {}).get("effort"), "summary": None},
+        "store": store,
+        "temperature": body.get("temperature", 1.0),
+        "text": body.get("text") or {"format": {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": [
+            {
+                "type": "function",
+                "name": t["function"]["name"],
+                "description": t["function"].get("description"),
+                "parameters": t["function"].get("parameters"),
+                "strict": raw.get("strict"),
+            }
+            for t, raw in zip(tools, body.get("tools") or [], strict=True)
+        ],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation", "disabled"),
+    }
+    if body.get("user") is not None:
+        echo["user"] = body["user"]
+    return ResponsesRequest(chat, items, messages, echo, body.get("previous_response_id"), store, stream)

@@ -1,0 +1,143 @@
+"""/v1/responses: create (streamed or not), retrieve, delete, input items, list."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from bridge import appkeys
+from bridge.errors import ApiError, NotFound, to_api_error
+from bridge.responses.build import ResponseBuilder
+from bridge.responses.request import ResponsesRequest, item_id, parse_responses_request
+from bridge.routes.body import read_json
+from bridge.routes.pagination import page
+from bridge.routes.sessions import session_id
+from bridge.routes.turns import start
+from bridge.storage.base import Record, StoreError
+from bridge.translate.choice import Output, StructuredOutputError
+from bridge.validation import parse_chat_request
+from supervisor.errors import SupervisorError
+
+log = structlog.get_logger(__name__)
+KIND = "responses"
+
+
+def _not_found(response_id: str, param: str = "response_id") -> NotFound:
+    return NotFound(f"No response found with id '{response_id}'.", param=param, code="response_not_found")
+
+
+async def _load(request: web.Request, response_id: str, param: str = "response_id") -> Record:
+    record = await request.app[appkeys.STORE].get(KIND, session_id(response_id, param))
+    if record is None:
+        raise _not_found(response_id, param)
+    return record
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request)
+    previous: list[dict[str, Any]] = []
+    if isinstance(body, dict) and body.get("previous_response_id") is not None:
+        prev = await _load(request, body["previous_response_id"], "previous_response_id")
+        previous = list(prev.get("conversation", []))
+    req = parse_responses_request(body, previous)
+    chat = parse_chat_request(req.chat_body)
+    builder = ResponseBuilder(id=item_id("resp"), echo=req.echo)
+    outputs = start(request, chat)
+    async with contextlib.aclosing(outputs):
+        if req.stream:
+            return await _stream(request, req, builder, outputs, previous)
+        try:
+            async for _, items in outputs:
+                builder.feed(items)
+        except StructuredOutputError as exc:
+            raise ApiError(
+                str(exc), status=502, type="api_error", param="text.format", code="invalid_structured_output"
+            ) from None
+        await _save(request, req, builder, previous)
+        return web.json_response(builder.snapshot())
+
+
+async def _save(
+    request: web.Request, req: ResponsesRequest, builder: ResponseBuilder, previous: list[dict[str, Any]]
+) -> None:
+    if not req.store:
+        return
+    now = time.time()
+    record = {
+        "id": builder.id,
+        "created_at": builder.created_at,
+        "created_ts": now,
+        "updated_at": now,
+        "response": builder.snapshot(),
+        "input_items": req.input_items,
+        "conversation": [*previous, *req.new_messages, builder.assistant_message()],
+    }
+    await request.app[appkeys.STORE].put(KIND, builder.id, record)
+
+
+async def _stream(
+    request: web.Request,
+    req: ResponsesRequest,
+    builder: ResponseBuilder,
+    outputs: AsyncGenerator[tuple[int, list[Output]], None],
+    previous: list[dict[str, Any]],
+) -> web.StreamResponse:
+    first = await anext(outputs, None)  # fail before the 200 when nothing was produced
+    headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
+    async with sse_response(request, headers=headers, sep="\n", ping_interval=10, allow_all_methods=True) as sse:
+
+        async def send(events: list[dict[str, Any]]) -> None:
+            for event in events:
+                await sse.send(json.dumps(event, ensure_ascii=False, separators=(",", ":")), event=event["type"])
+
+        try:
+            await send(builder.start())
+            if first is not None:
+                await send(builder.feed(first[1]))
+            async for _, items in outputs:
+                await send(builder.feed(items))
+            await _save(request, req, builder, previous)
+        except (ApiError, SupervisorError, StructuredOutputError, StoreError) as exc:
+            err = (
+                to_api_error(exc)
+                if not isinstance(exc, StructuredOutputError)
+                else ApiError(str(exc), status=502, code="invalid_structured_output")
+            )
+            log.info("stream_failed", status=err.status, code=err.code, error=err.message[:300])
+            with contextlib.suppress(ConnectionResetError):
+                await send([builder.failed(err.code or err.type, err.message)])
+        except ConnectionResetError:
+            log.info("client_disconnected")
+    return sse
+
+
+async def retrieve(request: web.Request) -> web.Response:
+    return web.json_response((await _load(request, request.match_info["response_id"]))["response"])
+
+
+async def delete(request: web.Request) -> web.Response:
+    response_id = session_id(request.match_info["response_id"], "response_id")
+    if not await request.app[appkeys.STORE].delete(KIND, response_id):
+        raise _not_found(response_id)
+    return web.json_response({"id": response_id, "object": "response", "deleted": True})
+
+
+async def input_items(request: web.Request) -> web.Response:
+    record = await _load(request, request.match_info["response_id"])
+    items = list(record.get("input_items", []))
+    if request.query.get("order", "desc") == "desc":
+        items.reverse()
+    return web.json_response(page(request, items, lambda item: item))
+
+
+async def list_responses(request: web.Request) -> web.Response:
+    records = await request.app[appkeys.STORE].list(KIND)
+    records.sort(key=lambda r: (r.get("created_ts", 0), r["id"]), reverse=True)
+    return web.json_response(page(request, records, lambda r: r["response"]))
