@@ -76,8 +76,12 @@ async def repeat(n: int, fn: Callable[[], Awaitable[tuple[float, float]]]) -> tu
     return firsts, totals
 
 
-async def bridge_turn(http: httpx.AsyncClient, stream: bool) -> tuple[float, float]:
-    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": PROMPT}], "stream": stream}
+HISTORY = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"earlier message {i}"} for i in range(10)]
+
+
+async def bridge_turn(http: httpx.AsyncClient, stream: bool, history: bool = False) -> tuple[float, float]:
+    messages = [*(HISTORY if history else []), {"role": "user", "content": PROMPT}]
+    body = {"model": "gpt-4o", "messages": messages, "stream": stream}
     t0 = time.perf_counter()
     first = None
     async with http.stream("POST", "/v1/chat/completions", json=body) as resp:
@@ -226,7 +230,7 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
     cold_argv = [claude, "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages", *CLI_FLAGS]
     await bare.start()
     proc, base = await start_bridge(fake.url, pool, work)
-    samples: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in "abcd"}
+    samples: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in "abcdh"}
 
     def keep(key: str, sample: tuple[float, float]) -> None:
         samples[key][0].append(sample[0])
@@ -248,6 +252,7 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
                 keep("a", (a_first, a_total))
                 keep("d", await bare.turn(PROMPT))
                 keep("c", await upstream_turn(upstream))
+                keep("h", await bridge_turn(http, False, history=True))
             for i in range(cold_n + 1):
                 sample = await cold_turn(cold_argv, cli_env(fake.url, str(work / "home")), str(work), PROMPT)
                 if i:
@@ -258,6 +263,7 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
                 "b": "(b) cold `claude -p` per request",
                 "c": "(c) fake upstream alone",
                 "d": "(d) bare script, one warm CLI",
+                "h": "(a) with 10 earlier messages replayed (a session turn)",
             }
             for key, name in names.items():
                 firsts, totals = samples[key]
@@ -285,6 +291,7 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
         print(f"| {name} | {tm:.1f} | {tp:.1f} | {fm:.1f} | {fp:.1f} |")
     a = rows[0][1][0]
     b = next(r for r in rows if r[0].startswith("(b)"))[1][0]
+    h = next(r for r in rows if "replayed" in r[0])[1][0]
     d = next(r for r in rows if r[0].startswith("(d)"))[1][0]
     a_ttft = rows[0][2][0]
     b_ttft = next(r for r in rows if r[0].startswith("(b)"))[2][0]
@@ -294,6 +301,7 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
         f"- bridge overhead over the bare CLI, (a) - (d): {a - d:.1f} ms median (target < 10); "
         f"TTFT {a_ttft - d_ttft:.1f} ms"
     )
+    print(f"- replaying 10 earlier messages (a session turn) costs {h - a:.1f} ms at the median")
     target = 0.8 * pool / (latency_ms / 1000)
     print("\n| concurrency | requests/s | completed | errors | CPU ms/request: bridge | CLI | bench client + fake |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
