@@ -32,13 +32,26 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(config.log_level)
     import structlog
 
-    structlog.get_logger("bridge").info(
+    log = structlog.get_logger("bridge")
+    log.info(
         "starting",
         host=config.host,
         port=config.port,
         pool_size=config.pool_size,
         cli=config.claude_command,
+        security_mode=config.security_mode,
+        cli_tools=list(config.cli_tools),
+        api_keys=len(config.api_keys),
     )
+    if not config.api_keys:
+        if config.host in ("127.0.0.1", "localhost", "::1"):
+            log.warning("no_api_keys", detail=f"no API_KEYS configured: listening on {config.host} only")
+        else:
+            log.warning(
+                "no_api_keys_on_public_interface",
+                detail=f"no API_KEYS configured and HOST={config.host}: anyone who can reach this port "
+                "can spend your Claude credentials; set API_KEYS",
+            )
     web.run_app(
         create_app(config),
         host=config.host,

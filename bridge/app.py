@@ -5,25 +5,33 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge import appkeys
+from bridge.access import access_middleware, add_headers
 from bridge.config import Config
 from bridge.errors import error_middleware
 from bridge.logs import request_context_middleware
+from bridge.metrics import Metrics, metrics_middleware, metrics_view
 from bridge.modelmap import ModelMap
+from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
 from bridge.routes import chat, info, responses, sessions
 
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[request_context_middleware, error_middleware],
+        middlewares=[request_context_middleware, metrics_middleware, error_middleware, access_middleware],
         client_max_size=config.max_request_bytes,
     )
     app[appkeys.CONFIG] = config
     app[appkeys.MODELS] = ModelMap.load(config.model_map_file, config.model_map_override)
+    app[appkeys.METRICS] = Metrics()
+    app[appkeys.LIMITER] = RateLimiter(config.rate_limit_rpm, config.rate_limit_concurrent)
+    app.on_response_prepare.append(add_headers)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(pool_ctx)
     app.router.add_get("/", info.index)
     app.router.add_get("/health", info.health)
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/v1/security", info.security)
     app.router.add_get("/v1/models", info.list_models)
     app.router.add_get("/v1/models/{model_id}", info.get_model)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)

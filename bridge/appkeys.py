@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.config import Config
+from bridge.metrics import Metrics
 from bridge.modelmap import ModelMap
+from bridge.ratelimit import RateLimiter
 from bridge.sessions import Sessions
 from bridge.storage.base import Store
 from supervisor.pool import Pool
@@ -17,6 +19,8 @@ POOL = web.AppKey("pool", Pool)
 RUNNER = web.AppKey("runner", TurnRunner)
 CLI_VERSION = web.AppKey("cli_version", str)
 STORE = web.AppKey("store", Store)
+LIMITER = web.AppKey("limiter", RateLimiter)
+METRICS = web.AppKey("metrics", Metrics)
 SESSIONS = web.AppKey("sessions", Sessions)
 
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -53,9 +53,27 @@ class Config:
     history_ttl_hours: float = 24.0
     history_sweep_seconds: float = 300.0
     redis_url: str | None = attrs.field(default=None, repr=False)
+    api_keys: tuple[str, ...] = attrs.field(default=(), repr=lambda keys: f"<{len(keys)} keys>")
+    rate_limit_rpm: int = 0
+    rate_limit_concurrent: int = 0
+    cors_origins: tuple[str, ...] = ()
+    security_mode: str = "none"
+    allowed_tools: tuple[str, ...] = ()
+    disallowed_tools: tuple[str, ...] = ()
+    metrics_require_key: bool = False
     # The environment the CLI children may inherit from (credentials): never printed.
     cli_env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
     user_home: Path | None = attrs.field(factory=lambda: Path.home())
+
+    @property
+    def cli_tools(self) -> tuple[str, ...]:
+        """The allow-list of built-in CLI tools: the mode's, plus ALLOWED_TOOLS, minus DISALLOWED_TOOLS.
+
+        Only named tools are ever offered, so a tool added by a future CLI version stays off.
+        """
+        base = ("WebSearch", "WebFetch") if self.security_mode == "web" else ()
+        named = dict.fromkeys((*base, *self.allowed_tools))
+        return tuple(t for t in named if t not in self.disallowed_tools)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -86,6 +104,15 @@ class Config:
             "HISTORY_TTL_HOURS": ("history_ttl_hours", _float(0.0)),
             "HISTORY_SWEEP_SECONDS": ("history_sweep_seconds", _float(0.05)),
             "REDIS_URL": ("redis_url", str),
+            "API_KEYS": ("api_keys", _list),
+            "RATE_LIMIT_RPM": ("rate_limit_rpm", _int(0, 10_000_000)),
+            "RATE_LIMIT_CONCURRENT": ("rate_limit_concurrent", _int(0, 100_000)),
+            "CORS_ORIGINS": ("cors_origins", _list),
+            "RESTRICTED_MODE": ("security_mode", _restricted),
+            "SECURITY_MODE": ("security_mode", _mode),
+            "ALLOWED_TOOLS": ("allowed_tools", _list),
+            "DISALLOWED_TOOLS": ("disallowed_tools", _list),
+            "METRICS_REQUIRE_KEY": ("metrics_require_key", _bool),
         }
         for name, (field, parse) in readers.items():
             raw = env.get(name)
@@ -97,6 +124,14 @@ class Config:
                 raise ConfigError(f"{name}={raw!r}: {exc}") from None
         if env.get("HOME"):
             kwargs["user_home"] = Path(env["HOME"])
+        keys_file = env.get("API_KEYS_FILE")
+        if keys_file:
+            try:
+                lines = Path(keys_file).read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError(f"API_KEYS_FILE={keys_file!r}: {exc.strerror}") from None
+            extra = tuple(k.strip() for k in lines if k.strip() and not k.strip().startswith("#"))
+            kwargs["api_keys"] = (*tuple(kwargs.get("api_keys", ())), *extra)  # type: ignore[arg-type]
         config = cls(**kwargs)  # type: ignore[arg-type]
         if config.history_storage == "redis" and not config.redis_url:
             raise ConfigError("HISTORY_STORAGE=redis needs REDIS_URL")
@@ -137,6 +172,22 @@ def _level(raw: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return level
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.replace(" ", ",").split(",") if item.strip())
+
+
+def _mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("none", "web"):
+        raise ValueError("expected none or web")
+    return value
+
+
+def _restricted(raw: str) -> str:
+    """The replaced bridge's RESTRICTED_MODE=true meant: web tools only."""
+    return "web" if _bool(raw) else "none"
 
 
 def _storage(raw: str) -> str:

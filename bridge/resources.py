@@ -19,7 +19,7 @@ from bridge.storage.files import FileStore
 from bridge.storage.memory import MemoryStore
 from bridge.storage.redis_store import RedisStore
 from supervisor.cli import cli_version
-from supervisor.launch import LaunchSettings
+from supervisor.launch import LaunchProfile, LaunchSettings
 from supervisor.pool import Pool, PoolSettings
 from supervisor.runner import RetryPolicy, TurnRunner
 
@@ -42,9 +42,11 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
             base_env=config.cli_env,
             user_home=config.user_home,
         ),
+        default_profile=LaunchProfile(tools=config.cli_tools),
     )
     app[appkeys.POOL] = pool
     app[appkeys.RUNNER] = TurnRunner(pool, config.request_timeout, RetryPolicy(max_retries=config.max_retries))
+    app[appkeys.METRICS].watch(pool, app[appkeys.RUNNER])
     await pool.start()
     try:
         yield

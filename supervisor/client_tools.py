@@ -29,8 +29,9 @@ def hook_decision(profile: LaunchProfile, request: dict[str, Any]) -> dict[str, 
     tool_name = str((request.get("input") or {}).get("tool_name") or "")
     if is_client_tool(profile, tool_name):
         return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
-    if tool_name == STRUCTURED_OUTPUT and profile.json_schema is not None:
-        # The CLI's own structured-output tool only records its input: it touches nothing.
+    if tool_name in profile.tools or (tool_name == STRUCTURED_OUTPUT and profile.json_schema is not None):
+        # A built-in tool the operator allowed by name (e.g. WebFetch in web mode), or the CLI's
+        # own structured-output tool, which only records its input.
         return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
     return {
         "hookSpecificOutput": {

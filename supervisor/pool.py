@@ -62,7 +62,9 @@ class Pool:
         settings: PoolSettings,
         launch: LaunchSettings,
         transport_factory: TransportFactory = SubprocessTransport,
+        default_profile: LaunchProfile = DEFAULT_PROFILE,
     ) -> None:
+        self.default_profile = default_profile
         self.settings = settings
         self.launch = launch
         self._factory = transport_factory
@@ -78,14 +80,14 @@ class Pool:
         self.last_start_error: str | None = None
         self.restarts = 0
         self.cli_models: list[dict[str, object]] = []
-        self._profile_seen: dict[LaunchProfile, float] = {DEFAULT_PROFILE: time.monotonic()}
+        self._profile_seen: dict[LaunchProfile, float] = {default_profile: time.monotonic()}
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         Path(self.launch.workdir).mkdir(parents=True, exist_ok=True)
         for seat in range(self.settings.size):
-            self._spawn(seat, DEFAULT_PROFILE)
+            self._spawn(seat, self.default_profile)
 
     async def wait_ready(self, timeout: float) -> bool:
         """True once every seat holds an idle slot (tests and benchmarks wait for this)."""
@@ -197,8 +199,8 @@ class Pool:
         self._live.discard(slot)
 
     def _profile_for_refill(self, previous: LaunchProfile) -> LaunchProfile:
-        if not any(s and s.profile == DEFAULT_PROFILE and s.alive for s in self._seats):
-            return DEFAULT_PROFILE
+        if not any(s and s.profile == self.default_profile and s.alive for s in self._seats):
+            return self.default_profile
         return previous
 
     # -- leasing -------------------------------------------------------------------------

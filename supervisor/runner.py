@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 import attrs
 import structlog
@@ -67,14 +67,21 @@ class TurnRunner:
         self.retry = retry
         self._rng = rng or random.Random()
         self.retries = 0
+        self.failures: dict[str, int] = {}
+        self.on_queue_wait: Callable[[float], None] | None = None
 
     async def stream(self, spec: TurnSpec) -> AsyncGenerator[Event, None]:
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
+            waited = loop.time()
             slot = await self.pool.acquire(spec.profile)
+            waited = loop.time() - waited
+            if self.on_queue_wait is not None:
+                self.on_queue_wait(waited)
             deadline = loop.time() + self.request_timeout
-            structlog.contextvars.bind_contextvars(slot_id=slot.slot_id)
+            structlog.contextvars.bind_contextvars(slot_id=slot.slot_id, queue_wait_ms=round(waited * 1000, 1))
+            began = loop.time()
             outcome = "aborted"
             committed = False
             failure: UpstreamError | SlotDied | None = None
@@ -82,6 +89,7 @@ class TurnRunner:
                 async for event in slot.run(spec, deadline, self.request_timeout):
                     if isinstance(event, Result):
                         outcome = "finished"
+                        structlog.contextvars.bind_contextvars(upstream_ms=round((loop.time() - began) * 1000, 1))
                         if event.is_error:
                             failure = error_from_result(event)
                             break
@@ -91,6 +99,7 @@ class TurnRunner:
                         return
             except TurnTimeout:
                 outcome = "broken"
+                self._failed("timeout")
                 raise
             except SlotDied as exc:
                 outcome = "broken"
@@ -98,6 +107,7 @@ class TurnRunner:
             finally:
                 self._settle(slot, outcome)
             assert failure is not None
+            self._failed("process_died" if isinstance(failure, SlotDied) else f"http_{failure.status or 'none'}")
             retryable = isinstance(failure, SlotDied) or failure.transient
             if not retryable or committed or attempt >= self.retry.max_retries:
                 raise failure
@@ -112,6 +122,9 @@ class TurnRunner:
             self.retries += 1
             attempt += 1
             await asyncio.sleep(wait)
+
+    def _failed(self, kind: str) -> None:
+        self.failures[kind] = self.failures.get(kind, 0) + 1
 
     def _settle(self, slot: Slot, outcome: str) -> None:
         if outcome == "finished":

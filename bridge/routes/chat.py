@@ -60,8 +60,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         try:
             if not chat.stream:
                 async for index, items in outputs:
+                    request.app[appkeys.METRICS].first_output(request)
                     record.feed(index, items)
                 completion = to_json(record.build())
+                count_usage(request, completion["usage"]["prompt_tokens"], completion["usage"]["completion_tokens"])
                 if session is not None:
                     await session.save(completion["choices"][0]["message"])
                 headers = _headers(request, chat, estimated=record.estimated, session=session)
@@ -103,6 +105,11 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
     return _SessionTurn(sessions, sid, new)
 
 
+def count_usage(request: web.Request, prompt: int, completion: int) -> None:
+    request.app[appkeys.METRICS].count_tokens(prompt, completion)
+    structlog.contextvars.bind_contextvars(prompt_tokens=prompt, completion_tokens=completion)
+
+
 def _json_failure(exc: StructuredOutputError) -> ApiError:
     return ApiError(str(exc), status=502, type="api_error", param="response_format", code="invalid_structured_output")
 
@@ -119,6 +126,7 @@ async def _stream(
     # Wait for the first output before answering 200: a turn that fails before producing
     # anything (queue full, bad credentials) still gets a real HTTP error status.
     first = await anext(outputs, None)
+    request.app[appkeys.METRICS].first_output(request)
 
     async with sse_response(
         request, headers=_headers(request, chat, session=session), sep="\n", ping_interval=10, allow_all_methods=True
@@ -139,8 +147,10 @@ async def _stream(
                 record.feed(index, items)
                 for chunk in builder.feed(index, items):
                     await send(chunk_json(chunk, include_usage=include_usage))
+            completion = to_json(record.build())
+            count_usage(request, completion["usage"]["prompt_tokens"], completion["usage"]["completion_tokens"])
             if session is not None:
-                await session.save(to_json(record.build())["choices"][0]["message"])
+                await session.save(completion["choices"][0]["message"])
             usage = builder.usage_chunk()
             if usage is not None:
                 await send(chunk_json(usage, include_usage=True))

@@ -43,6 +43,33 @@ async def index(request: web.Request) -> web.Response:
     )
 
 
+async def security(request: web.Request) -> web.Response:
+    """The effective security configuration (never a secret)."""
+    config = request.app[appkeys.CONFIG]
+    return web.json_response(
+        {
+            "mode": config.security_mode,
+            "cli_tools": list(config.cli_tools),
+            "allowed_tools": list(config.allowed_tools),
+            "disallowed_tools": list(config.disallowed_tools),
+            "tool_policy": "allow-list: only the tools in cli_tools are offered or allowed; every other tool "
+            "call is denied by a PreToolUse hook; client functions are deferred and never executed",
+            "mcp_servers": "none from the host (--strict-mcp-config); client functions only, via the bridge",
+            "settings_sources": "none (--setting-sources '')",
+            "working_directory": "an empty throwaway directory and HOME per CLI process",
+            "permission_skipping": False,
+            "api_keys_required": bool(config.api_keys),
+            "api_keys_configured": len(config.api_keys),
+            "rate_limits": {
+                "requests_per_minute": config.rate_limit_rpm or None,
+                "concurrent_turns": config.rate_limit_concurrent or None,
+            },
+            "cors_origins": list(config.cors_origins),
+            "metrics_require_key": config.metrics_require_key,
+        }
+    )
+
+
 async def health(request: web.Request) -> web.Response:
     pool = request.app[appkeys.POOL]
     stats = pool.stats()

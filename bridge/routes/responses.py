@@ -17,6 +17,7 @@ from bridge.errors import ApiError, NotFound, to_api_error
 from bridge.responses.build import ResponseBuilder
 from bridge.responses.request import ResponsesRequest, item_id, parse_responses_request
 from bridge.routes.body import read_json
+from bridge.routes.chat import count_usage
 from bridge.routes.pagination import page
 from bridge.routes.sessions import session_id
 from bridge.routes.turns import start
@@ -55,11 +56,13 @@ async def create(request: web.Request) -> web.StreamResponse:
             return await _stream(request, req, builder, outputs, previous)
         try:
             async for _, items in outputs:
+                request.app[appkeys.METRICS].first_output(request)
                 builder.feed(items)
         except StructuredOutputError as exc:
             raise ApiError(
                 str(exc), status=502, type="api_error", param="text.format", code="invalid_structured_output"
             ) from None
+        _count(request, builder)
         await _save(request, req, builder, previous)
         return web.json_response(builder.snapshot())
 
@@ -90,6 +93,7 @@ async def _stream(
     previous: list[dict[str, Any]],
 ) -> web.StreamResponse:
     first = await anext(outputs, None)  # fail before the 200 when nothing was produced
+    request.app[appkeys.METRICS].first_output(request)
     headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
     async with sse_response(request, headers=headers, sep="\n", ping_interval=10, allow_all_methods=True) as sse:
 
@@ -103,6 +107,7 @@ async def _stream(
                 await send(builder.feed(first[1]))
             async for _, items in outputs:
                 await send(builder.feed(items))
+            _count(request, builder)
             await _save(request, req, builder, previous)
         except (ApiError, SupervisorError, StructuredOutputError, StoreError) as exc:
             err = (
@@ -116,6 +121,11 @@ async def _stream(
         except ConnectionResetError:
             log.info("client_disconnected")
     return sse
+
+
+def _count(request: web.Request, builder: ResponseBuilder) -> None:
+    if builder.usage is not None:
+        count_usage(request, builder.usage["input_tokens"], builder.usage["output_tokens"])
 
 
 async def retrieve(request: web.Request) -> web.Response:

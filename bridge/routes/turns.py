@@ -75,7 +75,7 @@ def start(request: web.Request, chat: ChatCompletionRequest) -> AsyncGenerator[t
     except UnknownModel:
         raise ModelNotFound(chat.model) from None
     structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
-    spec = to_turn(chat, cli_model)
+    spec = to_turn(chat, cli_model, request.app[appkeys.CONFIG].cli_tools)
 
     def assembler() -> ChoiceAssembler:
         return ChoiceAssembler(

@@ -84,13 +84,14 @@ def _instruction(request: ChatCompletionRequest, tools_offered: bool) -> str | N
     return None
 
 
-def to_turn(request: ChatCompletionRequest, cli_model: str) -> TurnSpec:
+def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str, ...] = ()) -> TurnSpec:
     tools = tuple(ClientTool(f.name, f.description, f.parameters) for f in request.tools)
     tool_history = any(m.tool_calls or m.role == "tool" for m in request.messages)
     if request.tool_choice == "none" and not tool_history:
         tools = ()  # the surest way not to call a tool is not to have one
     profile = LaunchProfile(
         system_prompt=system_prompt(request.messages),
+        tools=cli_tools,
         client_tools=tools,
         json_schema=request.response_format.schema if request.response_format else None,
     )
