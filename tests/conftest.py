@@ -56,11 +56,11 @@ class Bridge:
     def url(self) -> str:
         return str(self.server.make_url("")).rstrip("/")
 
-    def client(self, **kwargs: Any) -> openai.AsyncOpenAI:
+    def client(self, api_key: str = "sk-test", **kwargs: Any) -> openai.AsyncOpenAI:
         """The real openai client, strict, with every chat response recorded for validation."""
         return openai.AsyncOpenAI(
             base_url=self.url + "/v1",
-            api_key="sk-test",
+            api_key=api_key,
             max_retries=0,
             _strict_response_validation=True,
             http_client=httpx.AsyncClient(transport=_Recorder(self.recorded), timeout=60),
