@@ -8,7 +8,7 @@ CLAUDE := .tools/node_modules/.bin/claude
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev cli redis-server lint format typecheck unit bench health clean
+.PHONY: run test setup setup-dev cli redis-server lint format typecheck unit bench health smoke load docker-build docker-run compose-up logs stop clean
 
 run: setup cli ## set up, then serve on HOST:PORT
 	$(PY) run.py
@@ -66,6 +66,28 @@ bench: setup-dev cli ## benchmarks against the fake upstream, printed as tables
 
 health:
 	curl -fsS http://$(HOST):$(PORT)/health; echo
+
+smoke: setup-dev ## exercise a running server with the openai client (BASE_URL, API_KEY)
+	$(PY) scripts/smoke.py
+
+load: setup-dev cli ## load and fault-injection run against the fake upstream
+	$(PY) -m bench.load
+
+PROFILES ?=
+docker-build:
+	docker build -t claude-openai-bridge:latest .
+
+docker-run:
+	docker run --rm -p 127.0.0.1:$(PORT):8000 --env-file $$( [ -f .env ] && echo .env || echo .env.example ) claude-openai-bridge:latest
+
+compose-up: ## PROFILES="redis nginx" adds those services
+	docker compose $(foreach p,$(PROFILES),--profile $(p)) up -d --build
+
+logs:
+	docker compose logs -f --tail=200
+
+stop:
+	docker compose $(foreach p,redis nginx,--profile $(p)) down
 
 clean:
 	rm -rf $(VENV) .tools/node_modules .mypy_cache .ruff_cache

@@ -27,6 +27,7 @@ from tests.fake_upstream import FakeUpstream
 from tests.openapi import assert_valid, sse_payloads
 
 configure("INFO")
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session", autouse=True)

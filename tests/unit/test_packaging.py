@@ -1,0 +1,63 @@
+"""Static checks of the container and operations files (no Docker engine on this machine)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_dockerfile() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim", text, re.M)
+    assert re.search(r"^USER bridge$", text, re.M), "runs as a non-root user"
+    assert "HEALTHCHECK" in text and "/health" in text
+    assert "npm ci" in text and ".tools/package-lock.json" in text, "the pinned CLI comes from the lock file"
+    assert "--dangerously-skip-permissions" not in text
+    if shutil.which("hadolint"):
+        subprocess.run(["hadolint", str(ROOT / "Dockerfile")], check=True)
+
+
+def test_compose_profiles() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert "profiles" not in services["bridge"]
+    assert services["redis"]["profiles"] == ["redis"]
+    assert services["nginx"]["profiles"] == ["nginx"]
+    assert services["bridge"]["ports"] == ["127.0.0.1:8000:8000"], "published on loopback only by default"
+    nginx = (ROOT / "config" / "nginx.conf").read_text()
+    assert "proxy_buffering off" in nginx, "streams must not be buffered"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "run",
+        "test",
+        "lint",
+        "format",
+        "bench",
+        "health",
+        "smoke",
+        "load",
+        "docker-build",
+        "docker-run",
+        "compose-up",
+        "logs",
+        "stop",
+    ],
+)
+def test_makefile_targets(target: str) -> None:
+    assert re.search(rf"^{re.escape(target)}:", (ROOT / "Makefile").read_text(), re.M)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
