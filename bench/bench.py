@@ -173,7 +173,9 @@ def child_pss_mib(parent: int) -> list[float]:
     return values
 
 
-async def start_bridge(url: str, pool: int, work: Path) -> tuple[asyncio.subprocess.Process, str]:
+async def start_bridge(
+    url: str, pool: int, work: Path, extra: dict[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
     port = free_port()
     env = {
         **os.environ,
@@ -187,6 +189,8 @@ async def start_bridge(url: str, pool: int, work: Path) -> tuple[asyncio.subproc
         "LOG_LEVEL": "WARNING",
         "HOME": str(work / "home"),
         "SLOT_DIR": str(work / "slots"),
+        "HISTORY_DIR": str(work / "history"),
+        **(extra or {}),
     }
     proc = await asyncio.create_subprocess_exec(sys.executable, str(ROOT / "run.py"), env=env, cwd=str(ROOT))
     base = f"http://127.0.0.1:{port}"

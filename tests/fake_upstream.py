@@ -90,6 +90,8 @@ class FakeUpstream:
     flaky_counts: dict[str, int] = field(default_factory=dict)
     max_in_flight: int = 0
     latency_ms: int = 0  # a fixed delay before every answer (benchmarks)
+    fault: str | None = None  # "drop" or "slow" for every request until fault_until (load tests)
+    fault_until: float = 0.0
     _runner: web.AppRunner | None = None
 
     @property
@@ -162,6 +164,10 @@ class FakeUpstream:
 
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
+        if self.fault and time.monotonic() < self.fault_until:
+            directives.setdefault(self.fault, "")
+        if "slow" in directives:
+            await asyncio.sleep(2.0)
         if "delay" in directives:
             await asyncio.sleep(int(directives["delay"]) / 1000)
         if "error" in directives:
