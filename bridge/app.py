@@ -13,7 +13,7 @@ from bridge.metrics import Metrics, metrics_middleware, metrics_view
 from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
-from bridge.routes import chat, info, responses, sessions
+from bridge.routes import chat, docs, info, responses, sessions
 
 
 def create_app(config: Config) -> web.Application:
@@ -31,6 +31,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/", info.index)
     app.router.add_get("/health", info.health)
     app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/openapi.json", docs.openapi)
+    app.router.add_get("/docs", docs.docs)
     app.router.add_get("/v1/security", info.security)
     app.router.add_get("/v1/models", info.list_models)
     app.router.add_get("/v1/models/{model_id}", info.get_model)

@@ -160,6 +160,7 @@ def to_api_error(exc: BaseException) -> ApiError:
             f"Method {exc.method} not allowed for this URL.",
             status=405,
             code="method_not_allowed",
+            headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
         )
     if isinstance(exc, web.HTTPException):
         return ApiError(exc.reason, status=exc.status)

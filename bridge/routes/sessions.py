@@ -32,7 +32,8 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request) if request.can_read_body else {}
     if not isinstance(body, dict):
         raise invalid_type("body", "an object", body)
-    metadata = body.get("metadata") or {}
+    metadata = body.get("metadata")
+    metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise invalid_type("metadata", "an object of strings", metadata)
     record = await sessions.create(metadata)
