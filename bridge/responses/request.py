@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from bridge.errors import InvalidRequest
-from bridge.validation.common import invalid_type, missing, unsupported
+from bridge.validation.common import invalid_type, missing, require_object, unsupported
 
 PASSED_ON = ("model", "parallel_tool_calls", "temperature", "top_p", "user", "metadata")
 KNOWN = {
@@ -212,13 +212,7 @@ def _format(raw: Any) -> dict[str, Any] | None:
 
 def parse_responses_request(body: Any, previous: list[dict[str, Any]]) -> ResponsesRequest:
     """`previous` is the stored conversation of `previous_response_id` (empty without one)."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
-    unknown = sorted(set(body) - KNOWN)
-    if unknown:
-        raise InvalidRequest(
-            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code="unknown_parameter"
-        )
+    body = require_object(body, KNOWN)
     if body.get("background"):
         raise unsupported("background", "background responses are not available.")
     if "input" not in body:

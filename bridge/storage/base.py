@@ -8,6 +8,7 @@ one session never lose a message.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -28,6 +29,17 @@ class CorruptRecord(StoreError):
         super().__init__(f"the stored {kind} '{record_id}' is unreadable: {detail}")
         self.kind = kind
         self.record_id = record_id
+
+
+def decode_record(kind: str, record_id: str, text: str) -> Record:
+    """Parses a stored record; anything but a JSON object is that record's corruption alone."""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise CorruptRecord(kind, record_id, f"not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise CorruptRecord(kind, record_id, "not a JSON object")
+    return record
 
 
 class Store(Protocol):

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-from bridge.storage.base import SAFE_ID, Change, CorruptRecord, Record, StoreError
+from bridge.storage.base import SAFE_ID, Change, CorruptRecord, Record, StoreError, decode_record
 
 
 class FileStore:
@@ -41,13 +41,7 @@ class FileStore:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise CorruptRecord(kind, record_id, str(exc)) from None
-        try:
-            record = json.loads(text)
-        except ValueError as exc:
-            raise CorruptRecord(kind, record_id, f"not valid JSON ({exc})") from None
-        if not isinstance(record, dict):
-            raise CorruptRecord(kind, record_id, "not a JSON object")
-        return record
+        return decode_record(kind, record_id, text)
 
     async def _write(self, path: Path, record: Record) -> None:
         await aiofiles.os.makedirs(path.parent, exist_ok=True)

@@ -8,7 +8,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import RedisError, WatchError
 
-from bridge.storage.base import Change, CorruptRecord, Record, StoreError
+from bridge.storage.base import Change, CorruptRecord, Record, StoreError, decode_record
 
 
 class RedisStore:
@@ -28,15 +28,7 @@ class RedisStore:
 
     @staticmethod
     def _decode(kind: str, record_id: str, raw: str | None) -> Record | None:
-        if raw is None:
-            return None
-        try:
-            record = json.loads(raw)
-        except ValueError as exc:
-            raise CorruptRecord(kind, record_id, f"not valid JSON ({exc})") from None
-        if not isinstance(record, dict):
-            raise CorruptRecord(kind, record_id, "not a JSON object")
-        return record
+        return None if raw is None else decode_record(kind, record_id, raw)
 
     async def ping(self) -> None:
         try:

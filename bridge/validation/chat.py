@@ -10,7 +10,15 @@ from typing import Any
 
 from bridge.errors import InvalidRequest
 from bridge.schemas import ChatCompletionRequest, StreamOptions
-from bridge.validation.common import integer, invalid_type, invalid_value, missing, number, unsupported
+from bridge.validation.common import (
+    integer,
+    invalid_type,
+    invalid_value,
+    missing,
+    number,
+    require_object,
+    unsupported,
+)
 from bridge.validation.content import parse_messages
 from bridge.validation.tools import parse_response_format, parse_tool_choice, parse_tools
 
@@ -113,13 +121,7 @@ def _metadata(raw: Any) -> None:
 
 
 def parse_chat_request(body: Any) -> ChatCompletionRequest:
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
-    unknown = sorted(set(body) - KNOWN)
-    if unknown:
-        raise InvalidRequest(
-            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code="unknown_parameter"
-        )
+    body = require_object(body, KNOWN)
     model = body.get("model")
     if model is None:
         raise missing("model")

@@ -70,5 +70,17 @@ def integer(param: str, value: Any, lo: int, hi: int) -> int:
     return int(value)
 
 
+def require_object(body: Any, known: set[str]) -> dict[str, Any]:
+    """A request body must be a JSON object of known parameters, as OpenAI requires."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code="unknown_parameter"
+        )
+    return body
+
+
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -12,19 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.bench import children
 from tests.conftest import ROOT_DIR, _alive
 from tests.fake_upstream import FakeUpstream
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
 
 
 async def test_sigterm_drains_in_flight_streams_and_exits_zero(fake: FakeUpstream, tmp_path: Path) -> None:
@@ -54,8 +44,8 @@ async def test_sigterm_drains_in_flight_streams_and_exits_zero(fake: FakeUpstrea
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
             await asyncio.sleep(0.1)
-        children = _children(proc.pid)
-        assert len(children) == 2
+        cli_pids = children(proc.pid)
+        assert len(cli_pids) == 2
         body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "<<words:8>> <<gap:250>>"}]}
         async with http.stream("POST", "/v1/chat/completions", json=body) as resp:
             lines = resp.aiter_lines()
@@ -68,5 +58,5 @@ async def test_sigterm_drains_in_flight_streams_and_exits_zero(fake: FakeUpstrea
     text = "".join(json.loads(p)["choices"][0]["delta"].get("content") or "" for p in payloads[:-1])
     assert text == "w1 w2 w3 w4 w5 w6 w7 w8"
     assert await asyncio.wait_for(proc.wait(), 30) == 0
-    for pid in children:
+    for pid in cli_pids:
         assert not _alive(pid), f"CLI process {pid} outlived the server"
