@@ -34,6 +34,7 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
             queue_timeout=config.queue_timeout,
             start_timeout=config.start_timeout,
             turns_per_slot=config.turns_per_slot,
+            max_slot_rss_mb=config.max_slot_rss_mb,
         ),
         LaunchSettings(
             command=config.claude_command,

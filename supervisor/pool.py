@@ -45,6 +45,7 @@ class PoolSettings:
     queue_timeout: float = 30.0
     start_timeout: float = 30.0
     turns_per_slot: int = 200
+    max_slot_rss_mb: int = 450
     start_failures_before_unavailable: int = 3
     start_backoff_max: float = 30.0
 
@@ -315,12 +316,30 @@ class Pool:
             await self._close_slot(slot)
             return
         slot.state = SlotState.RESETTING
-        ok = healthy and slot.alive and slot.turns_served < self.settings.turns_per_slot and await slot.reset()
+        ok = (
+            healthy
+            and slot.alive
+            and slot.turns_served < self.settings.turns_per_slot
+            and not self._over_memory(slot)
+            and await slot.reset()
+        )
         if ok and not self._closed:
             slot.state = SlotState.IDLE
             self._dispatch()
             return
         await self._retire(seat, slot, replace=True)
+
+    def _over_memory(self, slot: Slot) -> bool:
+        """A process's memory grows with use and a rewind gives none back: recycle past the limit."""
+        try:
+            status = Path(f"/proc/{slot.pid}/status").read_text()
+        except OSError:
+            return False
+        rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        if rss_kb > self.settings.max_slot_rss_mb * 1024:
+            log.info("slot_recycled_for_memory", slot_id=slot.slot_id, rss_mb=rss_kb // 1024)
+            return True
+        return False
 
     def discard(self, slot: Slot) -> None:
         """A slot that misbehaved (timed out, ignored an interrupt): killed and replaced."""

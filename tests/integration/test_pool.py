@@ -119,3 +119,19 @@ async def test_system_prompt_profiles_get_their_own_slots(make_bridge) -> None: 
             assert other not in req.system_text()
         else:
             assert "You are" not in req.system_text().replace("You are a Claude agent", "")
+
+
+async def test_processes_are_recycled_by_turn_quota_and_by_memory(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="1", TURNS_PER_SLOT="2")
+    client = bridge.client()
+    pids = []
+    for i in range(4):
+        await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"q{i}"}])
+        assert await bridge.pool.wait_ready(20)
+        pids.append(bridge.pool.pids()[0])
+    assert pids[0] != pids[2] and bridge.pool.restarts >= 1, "a new process after two turns"
+    small = await make_bridge(POOL_SIZE="1", MAX_SLOT_RSS_MB="50")
+    (before,) = small.pool.pids()
+    await small.client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "m"}])
+    assert await small.pool.wait_ready(20)
+    assert small.pool.pids() != [before], "a process over the memory limit is replaced"
