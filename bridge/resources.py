@@ -48,8 +48,8 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.POOL] = pool
     app[appkeys.RUNNER] = TurnRunner(pool, config.request_timeout, RetryPolicy(max_retries=config.max_retries))
     app[appkeys.METRICS].watch(pool, app[appkeys.RUNNER])
-    await pool.start()
     try:
+        await pool.start()
         yield
     finally:
         await pool.close(grace=config.shutdown_grace)

@@ -123,13 +123,22 @@ class Pool:
         # A fresh context: upkeep must not log under the request id of whoever triggered it.
         task: asyncio.Task[Any] = asyncio.create_task(coro, name=name, context=contextvars.Context())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pool_task_failed", task=task.get_name(), error=repr(task.exception()))
 
     # -- spawning ------------------------------------------------------------------------
 
-    def _spawn(self, seat: int, profile: LaunchProfile) -> Slot:
+    def _spawn(self, seat: int, profile: LaunchProfile) -> Slot | None:
         slot_id = f"s{next(self._ids)}"
-        paths = prepare_slot_dir(self.launch, slot_id, profile)
+        try:
+            paths = prepare_slot_dir(self.launch, slot_id, profile)
+        except OSError as exc:  # disk full, permissions: a start failure like any other
+            self._start_failed(f"cannot prepare the slot directory: {exc}")
+            return None
         argv = build_argv(self.launch, paths.system_prompt_file, profile)
         env = build_env(self.launch, paths.home, paths.tmp)
         slot = Slot(slot_id, profile, self._factory(argv, env, str(paths.cwd)))
@@ -147,25 +156,18 @@ class Pool:
             await slot.start(self.settings.start_timeout)
         except Exception as exc:  # noqa: BLE001 - any start failure is reported the same way
             detail = slot.exit_info.stderr_tail[-300:] if slot.exit_info else ""
-            self.last_start_error = f"{type(exc).__name__}: {exc} {detail}".strip()
-            self._start_failures += 1
-            backoff = min(self.settings.start_backoff_max, 0.5 * 2 ** (self._start_failures - 1))
-            self._next_start_at = time.monotonic() + backoff
-            log.error(
-                "slot_start_failed",
-                slot_id=slot.slot_id,
-                error=self.last_start_error,
-                backoff=backoff,
-            )
             await self._close_slot(slot)
             _remove_tree(base)
             if self._seats[seat] is slot:
                 self._seats[seat] = None
-            if self.unavailable:
-                self._fail_waiters(PoolUnavailable(f"cannot start the Claude CLI: {self.last_start_error}"))
-            elif not self._closed and not self._waiters:
+            self._start_failed(f"{type(exc).__name__}: {exc} {detail}".strip(), slot.slot_id)
+            if not self._closed and not self._waiters and not self.unavailable:
                 self._spawn(seat, slot.profile)
             self._dispatch()
+            return
+        if not slot.alive:  # answered initialize, then exited: not ready after all
+            self._start_failed(f"the CLI exited right after starting: {slot.exit_info}", slot.slot_id)
+            await self._retire(seat, slot, base, replace=not self.unavailable)
             return
         self._start_failures = 0
         self.cli_models = slot.models or self.cli_models
@@ -219,13 +221,17 @@ class Pool:
             self._kick_empty_seats(profile)
             raise PoolUnavailable(f"cannot start the Claude CLI: {self.last_start_error}")
         self._profile_seen[profile] = time.monotonic()
+        if len(self._profile_seen) > 256:  # remember recent profiles only
+            for old in sorted(self._profile_seen, key=self._profile_seen.__getitem__)[:64]:
+                del self._profile_seen[old]
         if len(self._waiters) >= self.settings.max_queue:
             raise QueueFull(retry_after=self._retry_after())
         waiter = _Waiter(profile, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
-        self._dispatch()
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter.future), self.settings.queue_timeout)
+            self._dispatch()
+            async with asyncio.timeout(self.settings.queue_timeout):
+                return await asyncio.shield(waiter.future)
         except TimeoutError:
             if _holds_slot(waiter.future):
                 return waiter.future.result()
@@ -239,6 +245,18 @@ class Pool:
                 self._waiters.remove(waiter)
             if not waiter.future.done():
                 waiter.future.cancel()
+
+    def _start_failed(self, error: str, slot_id: str = "") -> None:
+        """Backs off, reports, and lets waiting requests ask for a slot again (or fail fast)."""
+        self.last_start_error = error
+        self._start_failures += 1
+        backoff = min(self.settings.start_backoff_max, 0.5 * 2 ** (self._start_failures - 1))
+        self._next_start_at = time.monotonic() + backoff
+        log.error("slot_start_failed", slot_id=slot_id, error=error, backoff=backoff)
+        if self.unavailable:
+            self._fail_waiters(PoolUnavailable(f"cannot start the Claude CLI: {error}"))
+        for waiter in self._waiters:
+            waiter.provisioned = False
 
     def _kick_empty_seats(self, profile: LaunchProfile) -> None:
         if time.monotonic() < self._next_start_at:
@@ -283,8 +301,7 @@ class Pool:
         """Starts a slot for `profile` in a free seat, or in place of an idle slot of another profile."""
         for seat, slot in enumerate(self._seats):
             if slot is None:
-                self._spawn(seat, profile)
-                return True
+                return self._spawn(seat, profile) is not None
         victims = [
             (seat, slot)
             for seat, slot in enumerate(self._seats)
@@ -303,8 +320,7 @@ class Pool:
         self._seats[seat] = None
         self.background(self._close_slot(victim), name=f"replace-{victim.slot_id}")
         _remove_tree_later(self, self.launch.workdir / victim.slot_id)
-        self._spawn(seat, profile)
-        return True
+        return self._spawn(seat, profile) is not None
 
     def release(self, slot: Slot, *, healthy: bool = True) -> None:
         """Gives a slot back after a turn: rewound in the background, or replaced."""
@@ -314,6 +330,9 @@ class Pool:
         seat = next((i for i, s in enumerate(self._seats) if s is slot), None)
         if seat is None:
             await self._close_slot(slot)
+            return
+        if not slot.alive:
+            await self._retire(seat, slot, replace=True)
             return
         slot.state = SlotState.RESETTING
         ok = (

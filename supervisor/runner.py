@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable
 import attrs
 import structlog
 
-from supervisor.errors import SlotDied, TurnTimeout, UpstreamError
+from supervisor.errors import ControlError, SlotDied, TurnTimeout, UpstreamError
 from supervisor.events import AssistantMessage, Event, Result, TextDelta, ToolInputDelta, ToolUseStart
 from supervisor.pool import Pool
 from supervisor.slot import Slot
@@ -100,6 +100,10 @@ class TurnRunner:
             except TurnTimeout:
                 outcome = "broken"
                 self._failed("timeout")
+                raise
+            except ControlError:
+                outcome = "finished"  # refused before anything was sent: the process is fine
+                self._failed("control_error")
                 raise
             except SlotDied as exc:
                 outcome = "broken"

@@ -107,7 +107,8 @@ class Slot:
         resp = await self.control({"subtype": "initialize", "hooks": GATE_HOOKS}, timeout=timeout)
         self.models = list(resp.get("models") or [])
         self.model = "sonnet"
-        self.state = SlotState.IDLE
+        if self.state is SlotState.STARTING:  # not if it already exited
+            self.state = SlotState.IDLE
 
     async def close(self) -> None:
         self.state = SlotState.DEAD
@@ -125,36 +126,50 @@ class Slot:
             kill()
 
     async def _read(self) -> None:
-        async for event in self._transport.events():
-            if isinstance(event, ControlResponse):
-                fut = self._pending.pop(event.request_id, None)
-                if fut and not fut.done():
-                    fut.set_result(event)
-            elif isinstance(event, ControlRequest):
-                task = asyncio.create_task(self._answer(event))
-                self._helpers.add(task)
-                task.add_done_callback(self._helpers.discard)
-            else:
-                if isinstance(event, ProcessExited):
-                    self.exit_info = event
-                    self.state = SlotState.DEAD
-                    for fut in self._pending.values():
-                        if not fut.done():
-                            fut.set_exception(SlotDied(f"CLI exited (rc={event.returncode})"))
-                    self._pending.clear()
-                self._queue.put_nowait(event)
+        exited: ProcessExited | None = None
+        try:
+            async for event in self._transport.events():
+                if isinstance(event, ControlResponse):
+                    fut = self._pending.pop(event.request_id, None)
+                    if fut and not fut.done():
+                        fut.set_result(event)
+                elif isinstance(event, ControlRequest):
+                    task = asyncio.create_task(self._answer(event))
+                    self._helpers.add(task)
+                    task.add_done_callback(self._helpers.discard)
+                elif isinstance(event, ProcessExited):
+                    exited = event
+                else:
+                    self._queue.put_nowait(event)
+        except Exception as exc:  # noqa: BLE001 - a reader that dies must not leave a slot that looks alive
+            log.error("slot_reader_failed", slot_id=self.slot_id, error=repr(exc))
+        finally:
+            # However the reader ended, the slot is dead and everyone waiting on it hears so.
+            self.exit_info = exited or ProcessExited(None, "the reader of the CLI's output stopped")
+            self.state = SlotState.DEAD
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(SlotDied(f"CLI exited (rc={self.exit_info.returncode})"))
+            self._pending.clear()
+            self._queue.put_nowait(self.exit_info)
+            if exited is None:
+                self.kill_now()
 
     async def _answer(self, req: ControlRequest) -> None:
         """Answers the CLI's own control requests: MCP for client tools, and the tool gate."""
         body: dict[str, Any] | None
         response: dict[str, Any]
-        if req.subtype == "can_use_tool":
-            body = {"behavior": "deny", "message": DENY_REASON}
-        elif req.subtype == "hook_callback":
-            body = hook_decision(self.profile, req.request)
-        elif req.subtype == "mcp_message":
-            body = mcp_reply(self.profile, req.request)
-        else:
+        try:
+            if req.subtype == "can_use_tool":
+                body = {"behavior": "deny", "message": DENY_REASON}
+            elif req.subtype == "hook_callback":
+                body = hook_decision(self.profile, req.request)
+            elif req.subtype == "mcp_message":
+                body = mcp_reply(self.profile, req.request)
+            else:
+                body = None
+        except Exception as exc:  # noqa: BLE001 - the CLI must always get an answer, or it waits forever
+            log.error("cli_control_request_failed", slot_id=self.slot_id, subtype=req.subtype, error=repr(exc))
             body = None
         if body is None:
             log.warning("cli_control_request_refused", slot_id=self.slot_id, subtype=req.subtype)
@@ -191,6 +206,8 @@ class Slot:
             resp = await asyncio.wait_for(fut, timeout)
         except TransportClosed as exc:
             raise SlotDied(str(exc)) from exc
+        except TimeoutError:
+            raise SlotDied(f"the CLI did not answer {request.get('subtype')} within {timeout:g}s") from None
         finally:
             self._pending.pop(request_id, None)
         if not resp.ok:

@@ -100,12 +100,18 @@ class SubprocessTransport:
         stdout = self._proc.stdout
         while True:
             chunk = await stdout.read(256 * 1024)
-            lines = buf.feed(chunk) if chunk else buf.flush()
+            try:
+                lines = buf.feed(chunk) if chunk else buf.flush()
+            except FramingError as exc:
+                log.warning("cli_unparsed_line", error=str(exc))
+                lines = []
             for line in lines:
                 try:
-                    yield to_event(decode_line(line))
-                except FramingError as exc:
+                    event = to_event(decode_line(line))
+                except (FramingError, ValueError, TypeError, AttributeError) as exc:
                     log.warning("cli_unparsed_line", error=str(exc))
+                    continue
+                yield event
             if not chunk:
                 break
         with contextlib.suppress(asyncio.TimeoutError):
@@ -152,5 +158,6 @@ class SubprocessTransport:
         return proc.returncode
 
     def kill_now(self) -> None:
-        """Synchronous last resort, for interpreter shutdown paths."""
-        self._signal_group(signal.SIGKILL)
+        """Synchronous last resort; only while the process runs (its pid cannot have been reused)."""
+        if self._proc is not None and self._proc.returncode is None:
+            self._signal_group(signal.SIGKILL)

@@ -1,0 +1,117 @@
+"""Pool behaviour under faults the real CLI cannot be made to show on demand.
+
+These tests use a hand-written stand-in transport (not the real CLI): it answers `initialize`,
+can fail to start, and can exit while idle. Everything else in the suite uses the real CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from supervisor import pool as pool_module
+from supervisor.errors import QueueTimeout
+from supervisor.events import ControlResponse, Event, ProcessExited
+from supervisor.launch import LaunchProfile, LaunchSettings
+from supervisor.pool import Pool, PoolSettings
+from supervisor.slot import SlotState
+
+
+class StandInTransport:
+    """Answers initialize; `fail_starts` makes the next starts fail; `exit()` ends the process."""
+
+    fail_starts: ClassVar[int] = 0
+    instances: ClassVar[list[StandInTransport]] = []
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self.pid: int | None = None
+        StandInTransport.instances.append(self)
+
+    async def start(self) -> None:
+        if StandInTransport.fail_starts:
+            StandInTransport.fail_starts -= 1
+            raise OSError("stand-in start failure")
+        self.pid = 10_000_000 + len(StandInTransport.instances)  # never a real process
+
+    async def write(self, message: Mapping[str, Any]) -> None:
+        if message.get("type") == "control_request":
+            self._events.put_nowait(ControlResponse(str(message["request_id"]), True, {"models": []}))
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self._events.get()
+            yield event
+            if isinstance(event, ProcessExited):
+                return
+
+    def exit(self) -> None:
+        self._events.put_nowait(ProcessExited(1, "stand-in exit"))
+
+    async def close(self, *, stdin_grace: float = 0.5, term_grace: float = 1.0) -> int | None:
+        self.exit()
+        return 0
+
+
+@pytest.fixture
+def make_pool(tmp_path: Path):  # type: ignore[no-untyped-def]  # each test closes its own pool
+    StandInTransport.fail_starts = 0
+    StandInTransport.instances = []
+
+    def make(**settings: Any) -> Pool:
+        launch = LaunchSettings(command="stand-in", request_timeout=5, workdir=tmp_path / "slots")
+        pool = Pool(PoolSettings(**settings), launch, transport_factory=StandInTransport)
+        return pool
+
+    return make
+
+
+async def test_a_failed_start_does_not_strand_the_waiter(make_pool) -> None:  # type: ignore[no-untyped-def]
+    pool = make_pool(size=1, queue_timeout=5.0)
+    await pool.start()
+    assert await pool.wait_ready(5)
+    StandInTransport.fail_starts = 1  # the slot started for the new profile fails once
+    slot = await asyncio.wait_for(pool.acquire(LaunchProfile(system_prompt="other")), 4)
+    assert slot.state is SlotState.BUSY and slot.profile.system_prompt == "other"
+    await pool.close(grace=0)
+
+
+async def test_a_directory_failure_is_a_start_failure_not_an_orphaned_waiter(make_pool, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    pool = make_pool(size=1, queue_timeout=0.5)
+    await pool.start()
+    assert await pool.wait_ready(5)
+    real = pool_module.prepare_slot_dir
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pool_module, "prepare_slot_dir", flaky)
+    with pytest.raises(QueueTimeout):
+        await pool.acquire(LaunchProfile(system_prompt="x"))
+    assert "No space left" in (pool.last_start_error or "")
+    # Nothing is left holding a slot: the next request is served.
+    slot = await asyncio.wait_for(pool.acquire(LaunchProfile(system_prompt="x")), 5)
+    assert slot.state is SlotState.BUSY
+    assert pool.stats()["busy"] == 1
+    await pool.close(grace=0)
+
+
+async def test_a_process_that_exits_while_idle_is_replaced(make_pool) -> None:  # type: ignore[no-untyped-def]
+    pool = make_pool(size=1)
+    await pool.start()
+    assert await pool.wait_ready(5)
+    StandInTransport.instances[0].exit()
+    for _ in range(100):
+        if pool.restarts and await pool.wait_ready(0.05):
+            break
+        await asyncio.sleep(0.05)
+    assert pool.restarts == 1 and pool.stats()["warm"] == 1
+    await pool.close(grace=0)
