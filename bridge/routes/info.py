@@ -31,13 +31,19 @@ async def index(request: web.Request) -> web.Response:
                 "images": True,
                 "stop_sequences": True,
                 "n": True,
-                "sessions": False,
-                "responses_api": False,
+                "sessions": True,
+                "responses_api": True,
             },
             "links": {
                 "health": "/health",
                 "models": "/v1/models",
                 "chat_completions": "/v1/chat/completions",
+                "responses": "/v1/responses",
+                "sessions": "/v1/sessions",
+                "security": "/v1/security",
+                "metrics": "/metrics",
+                "openapi": "/openapi.json",
+                "docs": "/docs",
             },
         }
     )
