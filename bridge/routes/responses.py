@@ -17,10 +17,11 @@ from bridge.errors import ApiError, NotFound, to_api_error
 from bridge.responses.build import ResponseBuilder
 from bridge.responses.request import ResponsesRequest, item_id, parse_responses_request
 from bridge.routes.body import read_json
-from bridge.routes.chat import count_usage
+from bridge.routes.chat import UNAPPLIED_HEADER, count_usage
 from bridge.routes.pagination import page
 from bridge.routes.sessions import session_id
 from bridge.routes.turns import start
+from bridge.schemas import ChatCompletionRequest
 from bridge.storage.base import Record, StoreError
 from bridge.translate.choice import Output, StructuredOutputError
 from bridge.validation import parse_chat_request
@@ -41,6 +42,13 @@ async def _load(request: web.Request, response_id: str, param: str = "response_i
     return record
 
 
+def _headers(request: web.Request, chat: ChatCompletionRequest) -> dict[str, str]:
+    headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
+    if chat.unapplied:
+        headers[UNAPPLIED_HEADER] = ",".join(chat.unapplied)
+    return headers
+
+
 async def create(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     previous: list[dict[str, Any]] = []
@@ -53,7 +61,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     outputs = start(request, chat)
     async with contextlib.aclosing(outputs):
         if req.stream:
-            return await _stream(request, req, builder, outputs, previous)
+            return await _stream(request, req, chat, builder, outputs, previous)
         try:
             async for _, items in outputs:
                 request.app[appkeys.METRICS].first_output(request)
@@ -64,7 +72,7 @@ async def create(request: web.Request) -> web.StreamResponse:
             ) from None
         _count(request, builder)
         await _save(request, req, builder, previous)
-        return web.json_response(builder.snapshot())
+        return web.json_response(builder.snapshot(), headers=_headers(request, chat))
 
 
 async def _save(
@@ -88,13 +96,14 @@ async def _save(
 async def _stream(
     request: web.Request,
     req: ResponsesRequest,
+    chat: ChatCompletionRequest,
     builder: ResponseBuilder,
     outputs: AsyncGenerator[tuple[int, list[Output]], None],
     previous: list[dict[str, Any]],
 ) -> web.StreamResponse:
     first = await anext(outputs, None)  # fail before the 200 when nothing was produced
     request.app[appkeys.METRICS].first_output(request)
-    headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
+    headers = _headers(request, chat)
     async with sse_response(request, headers=headers, sep="\n", ping_interval=10, allow_all_methods=True) as sse:
 
         async def send(events: list[dict[str, Any]]) -> None:

@@ -211,3 +211,11 @@ async def test_bad_responses_requests(bridge: Bridge) -> None:
 
 def test_event_validation_can_fail() -> None:
     assert errors("ResponseStreamEvent", {"type": "response.output_text.delta", "delta": "x"})
+
+
+async def test_unapplied_sampling_params_are_reported(bridge: Bridge) -> None:
+    async with bridge.http() as http:
+        resp = await http.post("/v1/responses", json={"model": "gpt-4o", "input": "x", "temperature": 0.3})
+    assert resp.status_code == 200
+    assert resp.headers["x-bridge-unapplied-params"] == "temperature"
+    assert resp.json()["temperature"] == 0.3
