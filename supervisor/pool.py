@@ -55,6 +55,7 @@ class _Waiter:
     profile: LaunchProfile
     future: asyncio.Future[Slot]
     provisioned: bool = False
+    want: str | None = None  # a session binding whose process it would like back
 
 
 class Pool:
@@ -213,7 +214,8 @@ class Pool:
         live = any(s is not None and s.alive and s.state is not SlotState.STARTING for s in self._seats)
         return not live and self._start_failures >= self.settings.start_failures_before_unavailable
 
-    async def acquire(self, profile: LaunchProfile) -> Slot:
+    async def acquire(self, profile: LaunchProfile, want: str | None = None) -> Slot:
+        """A slot for this profile; `slot.resumed` says whether it still holds the conversation `want`."""
         if self._closed:
             raise PoolClosed("the server is shutting down")
         if self.unavailable:
@@ -226,7 +228,7 @@ class Pool:
                 del self._profile_seen[old]
         if len(self._waiters) >= self.settings.max_queue:
             raise QueueFull(retry_after=self._retry_after())
-        waiter = _Waiter(profile, asyncio.get_running_loop().create_future())
+        waiter = _Waiter(profile, asyncio.get_running_loop().create_future(), want=want)
         self._waiters.append(waiter)
         try:
             self._dispatch()
@@ -283,19 +285,72 @@ class Pool:
             if waiter.future.done():
                 self._waiters.remove(waiter)
                 continue
-            slot = self._idle(waiter.profile)
+            slot = self._idle(waiter.profile, waiter.want)
             if slot is not None:
+                slot.resumed = slot.binding is not None and slot.binding == waiter.want
+                slot.binding = None
                 slot.state = SlotState.BUSY
                 self._waiters.remove(waiter)
                 waiter.future.set_result(slot)
                 continue
             if not waiter.provisioned:
-                waiter.provisioned = self._provision(waiter.profile)
+                waiter.provisioned = self._free_bound(waiter.profile) or self._provision(waiter.profile)
 
-    def _idle(self, profile: LaunchProfile) -> Slot | None:
-        """The most recently used idle slot of this profile: its process is the warmest."""
+    def _idle(self, profile: LaunchProfile, want: str | None = None) -> Slot | None:
+        """The slot still holding `want`'s conversation, else the warmest idle slot holding none.
+
+        A slot bound to a session is never handed to anyone else: it is rewound first.
+        """
         idle = [s for s in self._seats if s is not None and s.state is SlotState.IDLE and s.profile == profile]
-        return max(idle, key=lambda s: s.last_used, default=None)
+        if want is not None:
+            for slot in idle:
+                if slot.binding == want:
+                    return slot
+        return max((s for s in idle if s.binding is None), key=lambda s: s.last_used, default=None)
+
+    def _free_bound(self, profile: LaunchProfile) -> bool:
+        """Rewinds the least recently used session-bound idle slot of this profile for a waiter."""
+        bound = [
+            s
+            for s in self._seats
+            if s is not None and s.state is SlotState.IDLE and s.profile == profile and s.binding is not None
+        ]
+        if not bound:
+            return False
+        self._unbind(min(bound, key=lambda s: s.last_used))
+        return True
+
+    def _unbind(self, slot: Slot) -> None:
+        slot.binding = None
+        slot.state = SlotState.BUSY  # nobody may take it until the rewind is done
+        self.release(slot)
+
+    def bind(self, slot: Slot, key: str, session: str) -> None:
+        """Keeps a finished turn's conversation on its process for the session's next turn.
+
+        Only a healthy process under its quotas is kept; one process per session at most.
+        """
+        seat = next((i for i, s in enumerate(self._seats) if s is slot), None)
+        if (
+            seat is None
+            or self._closed
+            or not slot.alive
+            or slot.turns_served >= self.settings.turns_per_slot
+            or self._over_memory(slot)
+        ):
+            self.release(slot)
+            return
+        for other in self._seats:
+            if (
+                other is not None
+                and other is not slot
+                and other.state is SlotState.IDLE
+                and (other.binding or "").startswith(session + "|")
+            ):
+                self._unbind(other)
+        slot.binding = key
+        slot.state = SlotState.IDLE
+        self._dispatch()
 
     def _provision(self, profile: LaunchProfile) -> bool:
         """Starts a slot for `profile` in a free seat, or in place of an idle slot of another profile."""

@@ -23,6 +23,21 @@ from supervisor.turn import TurnSpec
 log = structlog.get_logger(__name__)
 
 
+@attrs.define
+class Binding:
+    """A session turn that may keep its conversation on its process for the next turn.
+
+    `key_now` names the conversation the turn starts from (session and history); the caller
+    sets `key_next` once the turn's answer is stored, then calls `TurnRunner.finish`.
+    """
+
+    session: str
+    key_now: str
+    key_next: str | None = None
+    slot: Slot | None = None
+    resumed: bool = False
+
+
 @attrs.frozen
 class RetryPolicy:
     max_retries: int = 2
@@ -70,12 +85,12 @@ class TurnRunner:
         self.failures: dict[str, int] = {}
         self.on_queue_wait: Callable[[float], None] | None = None
 
-    async def stream(self, spec: TurnSpec) -> AsyncGenerator[Event, None]:
+    async def stream(self, spec: TurnSpec, binding: Binding | None = None) -> AsyncGenerator[Event, None]:
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             waited = loop.time()
-            slot = await self.pool.acquire(spec.profile)
+            slot = await self.pool.acquire(spec.profile, binding.key_now if binding else None)
             waited = loop.time() - waited
             if self.on_queue_wait is not None:
                 self.on_queue_wait(waited)
@@ -85,10 +100,19 @@ class TurnRunner:
             outcome = "aborted"
             committed = False
             failure: UpstreamError | SlotDied | None = None
+            run_spec = spec
+            if binding is not None:
+                binding.resumed = slot.resumed
+                structlog.contextvars.bind_contextvars(session_resumed=slot.resumed)
+                if slot.resumed:  # the process already holds this session's history
+                    run_spec = attrs.evolve(spec, history=())
             try:
-                async for event in slot.run(spec, deadline, self.request_timeout):
+                async for event in slot.run(run_spec, deadline, self.request_timeout, keep=binding is not None):
                     if isinstance(event, Result):
                         outcome = "finished"
+                        if binding is not None and not event.is_error:
+                            outcome = "held"
+                            binding.slot = slot
                         structlog.contextvars.bind_contextvars(upstream_ms=round((loop.time() - began) * 1000, 1))
                         if event.is_error:
                             failure = error_from_result(event)
@@ -130,7 +154,19 @@ class TurnRunner:
     def _failed(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
 
+    def finish(self, binding: Binding) -> None:
+        """Ends a held session turn: keep the conversation for the next turn, or rewind it."""
+        slot, binding.slot = binding.slot, None
+        if slot is None:
+            return
+        if binding.key_next is not None:
+            self.pool.bind(slot, binding.key_next, binding.session)
+        else:
+            self.pool.release(slot)
+
     def _settle(self, slot: Slot, outcome: str) -> None:
+        if outcome == "held":
+            return  # the caller finishes it (TurnRunner.finish)
         if outcome == "finished":
             self.pool.release(slot)
         elif outcome == "broken":

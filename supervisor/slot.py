@@ -85,6 +85,9 @@ class Slot:
         self._last_user: str | None = None
         self._anchor_is_user = True
         self._reset_task: asyncio.Task[bool] | None = None
+        # A session may keep its conversation on this process between turns (see Pool.bind).
+        self.binding: str | None = None
+        self.resumed = False
         self.settings = TurnSettings()
 
     def __repr__(self) -> str:
@@ -234,7 +237,9 @@ class Slot:
         except TransportClosed as exc:
             raise SlotDied(str(exc)) from exc
 
-    async def run(self, spec: TurnSpec, deadline: float, timeout_total: float) -> AsyncIterator[Event]:
+    async def run(
+        self, spec: TurnSpec, deadline: float, timeout_total: float, *, keep: bool = False
+    ) -> AsyncIterator[Event]:
         """Replays history, sends the message, yields events up to and including the Result."""
         self.last_used = time.monotonic()
         while not self._queue.empty():  # anything the process said between turns
@@ -270,8 +275,10 @@ class Slot:
             if isinstance(event, Result):
                 self.turns_served += 1
                 # Start rewinding while the caller is still answering its client: the slot is
-                # back in the pool sooner, and a retry finds it clean.
-                self._reset_task = asyncio.create_task(self._rewind(), name=f"rewind-{self.slot_id}")
+                # back in the pool sooner, and a retry finds it clean. A turn that may keep its
+                # conversation for its session (keep) is rewound later, only if it is not kept.
+                if not keep:
+                    self._reset_task = asyncio.create_task(self._rewind(), name=f"rewind-{self.slot_id}")
                 yield event
                 return
             yield event

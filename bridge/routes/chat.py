@@ -14,17 +14,21 @@ from aiohttp_sse import sse_response
 
 from bridge import appkeys
 from bridge.convert import chunk_json, to_json
-from bridge.errors import ApiError, to_api_error
+from bridge.errors import ApiError, InvalidRequest, to_api_error
 from bridge.routes.body import read_json
 from bridge.routes.sessions import session_id, sessions_of
 from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
 from bridge.sessions import Sessions
 from bridge.storage.base import StoreError
+from bridge.translate.chat_request import INSTRUCTION_ROLES, binding_key, conversation_lines
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import Output, StructuredOutputError
 from bridge.validation import parse_chat_request
+from bridge.validation.content import parse_messages
 from supervisor.errors import SupervisorError
+from supervisor.runner import Binding
+from supervisor.turn import Line
 
 log = structlog.get_logger(__name__)
 UNAPPLIED_HEADER = "X-Bridge-Unapplied-Params"
@@ -54,8 +58,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = parse_chat_request(body)
     if chat.unapplied:
         log.info("params_not_applied", params=list(chat.unapplied))
-    outputs = start(request, chat)
+    outputs, binding = start(request, chat, session.id if session is not None else None)
+    if session is not None:
+        session.binding = binding
     record = CompletionBuilder(model=chat.model, n=chat.n, legacy_functions=chat.legacy_functions)
+    runner = request.app[appkeys.RUNNER]
     async with contextlib.aclosing(outputs):
         try:
             if not chat.stream:
@@ -71,6 +78,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             return await _stream(request, chat, outputs, record, session)
         except StructuredOutputError as exc:
             raise _json_failure(exc) from None
+        finally:
+            if binding is not None:
+                runner.finish(binding)  # keeps the process for the session's next turn, or rewinds it
 
 
 @attrs.define
@@ -79,11 +89,21 @@ class _SessionTurn:
 
     sessions: Sessions
     id: str
+    history: list[dict[str, Any]]
     new_messages: list[dict[str, Any]]
+    binding: Binding | None = None
 
     async def save(self, answer: dict[str, Any]) -> None:
         message = {k: v for k, v in answer.items() if v is not None}
-        await self.sessions.append(self.id, [*self.new_messages, message])
+        turn = [*self.new_messages, message]
+        record = await self.sessions.append(self.id, turn)
+        if self.binding is not None and record["messages"] == [*self.history, *turn]:
+            # The stored conversation is exactly what the process now holds (no concurrent turn
+            # or trimming came between): the next turn may continue on it without a replay.
+            try:
+                self.binding.key_next = binding_key(self.id, stored_lines(record["messages"]))
+            except InvalidRequest:
+                self.binding.key_next = None
 
 
 async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
@@ -102,7 +122,13 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
     body["messages"] = [*history, *messages]
     structlog.contextvars.bind_contextvars(session_id=sid, history_messages=len(history))
     new = [m for m in messages if not (isinstance(m, dict) and m.get("role") in ("system", "developer"))]
-    return _SessionTurn(sessions, sid, new)
+    return _SessionTurn(sessions, sid, history, new)
+
+
+def stored_lines(messages: list[dict[str, Any]]) -> list[Line]:
+    """The conversation lines a stored history replays as (the same translation as a request)."""
+    parsed = parse_messages(messages)
+    return conversation_lines([m for m in parsed if m.role not in INSTRUCTION_ROLES])
 
 
 def count_usage(request: web.Request, prompt: int, completion: int) -> None:

@@ -58,7 +58,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     req = parse_responses_request(body, previous)
     chat = parse_chat_request(req.chat_body)
     builder = ResponseBuilder(id=item_id("resp"), echo=req.echo)
-    outputs = start(request, chat)
+    outputs, _ = start(request, chat)
     async with contextlib.aclosing(outputs):
         if req.stream:
             return await _stream(request, req, chat, builder, outputs, previous)

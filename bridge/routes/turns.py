@@ -13,15 +13,17 @@ from bridge import appkeys
 from bridge.errors import ModelNotFound
 from bridge.modelmap import UnknownModel
 from bridge.schemas import ChatCompletionRequest
-from bridge.translate.chat_request import to_turn
+from bridge.translate.chat_request import binding_key, instruction, to_turn
 from bridge.translate.choice import ChoiceAssembler, Output
-from supervisor.runner import TurnRunner
+from supervisor.runner import Binding, TurnRunner
 from supervisor.turn import TurnSpec
 
 
-async def _one(runner: TurnRunner, spec: TurnSpec, assembler: ChoiceAssembler) -> AsyncGenerator[list[Output], None]:
+async def _one(
+    runner: TurnRunner, spec: TurnSpec, assembler: ChoiceAssembler, binding: Binding | None = None
+) -> AsyncGenerator[list[Output], None]:
     # Closing the runner's generator early (a stop sequence was hit) interrupts the turn.
-    async with contextlib.aclosing(runner.stream(spec)) as events:
+    async with contextlib.aclosing(runner.stream(spec, binding)) as events:
         async for event in events:
             outputs = assembler.feed(event)
             if outputs:
@@ -31,11 +33,11 @@ async def _one(runner: TurnRunner, spec: TurnSpec, assembler: ChoiceAssembler) -
 
 
 async def run_choices(
-    runner: TurnRunner, spec: TurnSpec, n: int, make: Callable[[], ChoiceAssembler]
+    runner: TurnRunner, spec: TurnSpec, n: int, make: Callable[[], ChoiceAssembler], binding: Binding | None = None
 ) -> AsyncGenerator[tuple[int, list[Output]], None]:
     """Yields (choice index, outputs). n > 1 runs n independent turns on n slots at once."""
     if n == 1:  # inline: no task hop, and log context (slot_id) stays with the request
-        async with contextlib.aclosing(_one(runner, spec, make())) as outputs:
+        async with contextlib.aclosing(_one(runner, spec, make(), binding)) as outputs:
             async for item in outputs:
                 yield 0, item
         return
@@ -67,8 +69,14 @@ async def run_choices(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def start(request: web.Request, chat: ChatCompletionRequest) -> AsyncGenerator[tuple[int, list[Output]], None]:
-    """Resolves the model, translates the request and starts its choices (shared by both APIs)."""
+def start(
+    request: web.Request, chat: ChatCompletionRequest, session_id: str | None = None
+) -> tuple[AsyncGenerator[tuple[int, list[Output]], None], Binding | None]:
+    """Resolves the model, translates the request and starts its choices (shared by both APIs).
+
+    A single-choice session turn gets a Binding: the process that answers may keep the
+    conversation for the session's next turn (the caller must pass it to `runner.finish`).
+    """
     pool = request.app[appkeys.POOL]
     try:
         cli_model = request.app[appkeys.MODELS].resolve(chat.model, [str(m.get("value")) for m in pool.cli_models])
@@ -82,4 +90,15 @@ def start(request: web.Request, chat: ChatCompletionRequest) -> AsyncGenerator[t
             json_schema=spec.profile.json_schema, stops=chat.stop, parallel_tool_calls=chat.parallel_tool_calls
         )
 
-    return run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler)
+    binding = None
+    # Only when the process will hold exactly what the stored session replays: one choice, no
+    # instruction added to the message, no structured output, and tool call ids the client keeps.
+    if (
+        session_id is not None
+        and chat.n == 1
+        and not chat.legacy_functions
+        and spec.profile.json_schema is None
+        and instruction(chat, bool(spec.profile.client_tools)) is None
+    ):
+        binding = Binding(session=session_id, key_now=binding_key(session_id, spec.history))
+    return run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, binding), binding

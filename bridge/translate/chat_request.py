@@ -8,6 +8,8 @@ blocks); the last user message, or the trailing tool results, is the new turn.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from bridge.schemas import ChatCompletionRequest, ChatMessageIn, ImagePart, TextPart
@@ -52,7 +54,7 @@ def _tool_result(message: ChatMessageIn) -> dict[str, Any]:
     return {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": content}
 
 
-def _lines(messages: list[ChatMessageIn]) -> list[Line]:
+def conversation_lines(messages: list[ChatMessageIn]) -> list[Line]:
     """Conversation lines; consecutive tool results form one user message, as Anthropic expects."""
     lines: list[Line] = []
     results: list[dict[str, Any]] = []
@@ -73,7 +75,7 @@ def _lines(messages: list[ChatMessageIn]) -> list[Line]:
     return lines
 
 
-def _instruction(request: ChatCompletionRequest, tools_offered: bool) -> str | None:
+def instruction(request: ChatCompletionRequest, tools_offered: bool) -> str | None:
     """tool_choice has no CLI control: it is asked for in words, next to the new message."""
     if request.tool_choice == "required":
         return "Answer by calling one or more of the available tools."
@@ -95,12 +97,12 @@ def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str
         client_tools=tools,
         json_schema=request.response_format.schema if request.response_format else None,
     )
-    *history, last = _lines([m for m in request.messages if m.role not in INSTRUCTION_ROLES])
+    *history, last = conversation_lines([m for m in request.messages if m.role not in INSTRUCTION_ROLES])
     message = last.content
-    instruction = _instruction(request, bool(tools))
-    if instruction:
+    reminder = instruction(request, bool(tools))
+    if reminder:
         blocks = [{"type": "text", "text": message}] if isinstance(message, str) else list(message)
-        message = [*blocks, {"type": "text", "text": f"<system-reminder>{instruction}</system-reminder>"}]
+        message = [*blocks, {"type": "text", "text": f"<system-reminder>{reminder}</system-reminder>"}]
     return TurnSpec(
         model=cli_model,
         message=message,
@@ -108,3 +110,9 @@ def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str
         profile=profile,
         settings=TurnSettings(effort=request.reasoning_effort, max_output_tokens=request.max_tokens),
     )
+
+
+def binding_key(session_id: str, lines: tuple[Line, ...] | list[Line]) -> str:
+    """Names a session's conversation exactly: a process holding it may serve the next turn."""
+    material = json.dumps([[line.role, line.content] for line in lines], sort_keys=True, ensure_ascii=False)
+    return f"{session_id}|{hashlib.sha256(material.encode()).hexdigest()}"

@@ -205,3 +205,75 @@ async def test_invalid_session_id(bridge: Bridge) -> None:
         )
     assert resp.status_code == 400 and resp.json()["error"]["param"] == "session_id"
     assert json.loads(resp.text)["error"]["type"] == "invalid_request_error"
+
+
+async def test_a_session_continues_on_the_process_that_holds_it(make_bridge, logs) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="2")
+    client = bridge.client()
+    pids = []
+    for i, text in enumerate(["I am ZED-7. <<say:Hi Zed.>>", "Again. <<say:Yes.>>", "Who am I? <<has:ZED-7>>"]):
+        resp = await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": text}], extra_body={"session_id": "sess_bound"}
+        )
+        pids.append(next(s.pid for s in bridge.pool._seats if s is not None and s.binding))
+        if i == 2:
+            assert resp.choices[0].message.content == "yes"
+    resumed = [e["session_resumed"] for e in logs if e["event"] == "request" and "session_resumed" in e]
+    assert resumed == [False, True, True], "turns after the first skip the replay"
+    assert len(set(pids)) == 1
+    (req,) = bridge.fake.find("Who am I?")
+    assert convo(req) == [
+        ("user", "I am ZED-7. <<say:Hi Zed.>>"),
+        ("assistant", "Hi Zed."),
+        ("user", "Again. <<say:Yes.>>"),
+        ("assistant", "Yes."),
+        ("user", "Who am I? <<has:ZED-7>>"),
+    ], "the model sees the whole conversation, in order"
+
+
+async def test_a_bound_process_is_rewound_before_anyone_else_uses_it(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="1")
+    client = bridge.client()
+    await client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "secret PAPAYA"}],
+        extra_body={"session_id": "sess_private"},
+    )
+    other = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "stranger <<has:PAPAYA>>"}]
+    )
+    assert other.choices[0].message.content == "no"
+    (req,) = bridge.fake.find("stranger")
+    assert convo(req) == [("user", "stranger <<has:PAPAYA>>")]
+    async with bridge.http() as http:
+        await http.post("/v1/sessions/sess_private/clear")
+    after = await client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "after clear <<has:PAPAYA>>"}],
+        extra_body={"session_id": "sess_private"},
+    )
+    assert after.choices[0].message.content == "no", "a cleared session does not resume its old process"
+
+
+async def test_tool_round_trip_on_a_bound_process(make_bridge, logs) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="1")
+    client = bridge.client()
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    first = await client.chat.completions.create(
+        model="gpt-4o",
+        tools=[tool],
+        messages=[{"role": "user", "content": "<<tool:mcp__c__lookup:{}>>"}],  # type: ignore[list-item]
+        extra_body={"session_id": "sess_toolbound"},
+    )
+    (call,) = first.choices[0].message.tool_calls or []
+    second = await client.chat.completions.create(
+        model="gpt-4o",
+        tools=[tool],
+        messages=[{"role": "tool", "tool_call_id": call.id, "content": "FOUND"}],  # type: ignore[list-item]
+        extra_body={"session_id": "sess_toolbound"},
+    )
+    assert second.choices[0].message.content == "after-tool: FOUND"
+    assert [e.get("session_resumed") for e in logs if e["event"] == "request" and "session_resumed" in e] == [
+        False,
+        True,
+    ]
