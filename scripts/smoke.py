@@ -65,7 +65,9 @@ def main() -> int:
             messages=[{"role": "user", "content": "Weather in Paris?"}],
         )
         calls = resp.choices[0].message.tool_calls or []
-        return f"finish={resp.choices[0].finish_reason} calls={[c.function.name for c in calls]}"
+        if not calls or resp.choices[0].finish_reason != "tool_calls":
+            raise AssertionError(f"no tool call (finish_reason={resp.choices[0].finish_reason})")
+        return f"calls={[c.function.name for c in calls]} arguments={calls[0].function.arguments}"
 
     step("tool call", tool)
 
