@@ -277,3 +277,27 @@ async def test_tool_round_trip_on_a_bound_process(make_bridge, logs) -> None:  #
         False,
         True,
     ]
+
+
+async def test_many_sessions_at_once_each_see_only_their_own_conversation(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    """Eight sessions of four turns each on three processes: bound, unbound and replayed turns mix."""
+    bridge = await make_bridge(POOL_SIZE="3")
+    client = bridge.client()
+
+    async def converse(k: int) -> None:
+        for t in range(4):
+            await client.chat.completions.create(
+                model="gpt-4o",
+                messages=[{"role": "user", "content": f"s{k}-t{t} <<say:a{k}-{t}>>"}],
+                extra_body={"session_id": f"sess_many_{k}"},
+            )
+
+    await asyncio.gather(*(converse(k) for k in range(8)))
+    for k in range(8):
+        for t in range(4):
+            (req,) = bridge.fake.find(f"s{k}-t{t} ")
+            expected = []
+            for earlier in range(t):
+                expected += [("user", f"s{k}-t{earlier} <<say:a{k}-{earlier}>>"), ("assistant", f"a{k}-{earlier}")]
+            expected.append(("user", f"s{k}-t{t} <<say:a{k}-{t}>>"))
+            assert convo(req) == expected, f"session {k} turn {t} saw another conversation"
