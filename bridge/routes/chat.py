@@ -10,13 +10,13 @@ from typing import Any
 import attrs
 import structlog
 from aiohttp import web
-from aiohttp_sse import sse_response
 
 from bridge import appkeys
 from bridge.convert import chunk_json, to_json
 from bridge.errors import ApiError, InvalidRequest, to_api_error
 from bridge.routes.body import read_json
 from bridge.routes.sessions import session_id, sessions_of
+from bridge.routes.sse import open_stream
 from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
 from bridge.sessions import Sessions
@@ -36,7 +36,7 @@ SESSION_HEADER = "X-Session-ID"
 ESTIMATED_HEADER = "X-Bridge-Usage-Estimated"
 
 
-def _headers(
+def response_headers(
     request: web.Request, chat: ChatCompletionRequest, *, estimated: bool = False, session: _SessionTurn | None = None
 ) -> dict[str, str]:
     headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
@@ -73,11 +73,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 count_usage(request, completion["usage"]["prompt_tokens"], completion["usage"]["completion_tokens"])
                 if session is not None:
                     await session.save(completion["choices"][0]["message"])
-                headers = _headers(request, chat, estimated=record.estimated, session=session)
+                headers = response_headers(request, chat, estimated=record.estimated, session=session)
                 return web.json_response(completion, headers=headers)
             return await _stream(request, chat, outputs, record, session)
         except StructuredOutputError as exc:
-            raise _json_failure(exc) from None
+            raise failure(exc) from None
         finally:
             if binding is not None:
                 runner.finish(binding)  # keeps the process for the session's next turn, or rewinds it
@@ -136,8 +136,11 @@ def count_usage(request: web.Request, prompt: int, completion: int) -> None:
     structlog.contextvars.bind_contextvars(prompt_tokens=prompt, completion_tokens=completion)
 
 
-def _json_failure(exc: StructuredOutputError) -> ApiError:
-    return ApiError(str(exc), status=502, type="api_error", param="response_format", code="invalid_structured_output")
+def failure(exc: Exception, json_param: str = "response_format") -> ApiError:
+    """The OpenAI error for what ended a turn; `json_param` names the API's structured-output field."""
+    if isinstance(exc, StructuredOutputError):
+        return ApiError(str(exc), status=502, type="api_error", param=json_param, code="invalid_structured_output")
+    return to_api_error(exc)
 
 
 async def _stream(
@@ -154,9 +157,7 @@ async def _stream(
     first = await anext(outputs, None)
     request.app[appkeys.METRICS].first_output(request)
 
-    async with sse_response(
-        request, headers=_headers(request, chat, session=session), sep="\n", ping_interval=10, allow_all_methods=True
-    ) as sse:
+    async with open_stream(request, response_headers(request, chat, session=session)) as sse:
 
         async def send(data: object) -> None:
             await sse.send(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
@@ -182,7 +183,7 @@ async def _stream(
                 await send(chunk_json(usage, include_usage=True))
             await sse.send("[DONE]")
         except (ApiError, SupervisorError, StructuredOutputError, StoreError) as exc:
-            err = _json_failure(exc) if isinstance(exc, StructuredOutputError) else to_api_error(exc)
+            err = failure(exc)
             log.info("stream_failed", status=err.status, code=err.code, error=err.message[:300])
             with contextlib.suppress(ConnectionResetError):
                 await send(err.body())

@@ -10,16 +10,16 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from aiohttp_sse import sse_response
 
 from bridge import appkeys
-from bridge.errors import ApiError, NotFound, to_api_error
+from bridge.errors import ApiError, NotFound
 from bridge.responses.build import ResponseBuilder
 from bridge.responses.request import ResponsesRequest, item_id, parse_responses_request
 from bridge.routes.body import read_json
-from bridge.routes.chat import UNAPPLIED_HEADER, count_usage
+from bridge.routes.chat import count_usage, failure, response_headers
 from bridge.routes.pagination import page
 from bridge.routes.sessions import session_id
+from bridge.routes.sse import open_stream
 from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
 from bridge.storage.base import Record, StoreError
@@ -42,13 +42,6 @@ async def _load(request: web.Request, response_id: str, param: str = "response_i
     return record
 
 
-def _headers(request: web.Request, chat: ChatCompletionRequest) -> dict[str, str]:
-    headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
-    if chat.unapplied:
-        headers[UNAPPLIED_HEADER] = ",".join(chat.unapplied)
-    return headers
-
-
 async def create(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     previous: list[dict[str, Any]] = []
@@ -67,12 +60,10 @@ async def create(request: web.Request) -> web.StreamResponse:
                 request.app[appkeys.METRICS].first_output(request)
                 builder.feed(items)
         except StructuredOutputError as exc:
-            raise ApiError(
-                str(exc), status=502, type="api_error", param="text.format", code="invalid_structured_output"
-            ) from None
+            raise failure(exc, "text.format") from None
         _count(request, builder)
         await _save(request, req, builder, previous)
-        return web.json_response(builder.snapshot(), headers=_headers(request, chat))
+        return web.json_response(builder.snapshot(), headers=response_headers(request, chat))
 
 
 async def _save(
@@ -103,8 +94,8 @@ async def _stream(
 ) -> web.StreamResponse:
     first = await anext(outputs, None)  # fail before the 200 when nothing was produced
     request.app[appkeys.METRICS].first_output(request)
-    headers = _headers(request, chat)
-    async with sse_response(request, headers=headers, sep="\n", ping_interval=10, allow_all_methods=True) as sse:
+    headers = response_headers(request, chat)
+    async with open_stream(request, headers) as sse:
 
         async def send(events: list[dict[str, Any]]) -> None:
             for event in events:
@@ -119,11 +110,7 @@ async def _stream(
             _count(request, builder)
             await _save(request, req, builder, previous)
         except (ApiError, SupervisorError, StructuredOutputError, StoreError) as exc:
-            err = (
-                to_api_error(exc)
-                if not isinstance(exc, StructuredOutputError)
-                else ApiError(str(exc), status=502, code="invalid_structured_output")
-            )
+            err = failure(exc, "text.format")
             log.info("stream_failed", status=err.status, code=err.code, error=err.message[:300])
             with contextlib.suppress(ConnectionResetError):
                 await send([builder.failed(err.code or err.type, err.message)])
