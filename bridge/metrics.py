@@ -65,6 +65,13 @@ class Metrics:
             "bridge_queue_wait_seconds", "time waiting for a slot", buckets=LATENCY_BUCKETS, registry=self.registry
         )
         self.tokens = Counter("bridge_tokens", "tokens reported by the CLI", ["direction"], registry=self.registry)
+        self.session_turns = Counter(
+            "bridge_session_turns",
+            "session turns by how they ran: resumed on the process holding the conversation, replayed "
+            "into another, new, or stored (an Idempotency-Key retry answered from the store)",
+            ["how"],
+            registry=self.registry,
+        )
 
     def watch(self, pool: Pool, runner: TurnRunner) -> None:
         self.registry.register(_PoolCollector(pool, runner))
@@ -74,6 +81,9 @@ class Metrics:
         if not request.get(FIRST_TOKEN) and STARTED in request:
             request[FIRST_TOKEN] = True
             self.ttft.observe(time.perf_counter() - request[STARTED])
+
+    def session_turn(self, how: str) -> None:
+        self.session_turns.labels(how).inc()
 
     def count_tokens(self, prompt: int, completion: int) -> None:
         self.tokens.labels("in").inc(prompt)

@@ -2,18 +2,59 @@
 
 Stored messages are OpenAI chat messages (user, assistant with tool_calls, tool). System and
 developer messages are not stored: each request's own instructions apply to that request.
+
+A turn sent with an Idempotency-Key is stored at most once: the key, a fingerprint of the
+turn's new messages and the answer given are kept in the session record (the newest
+`KEYS_KEPT`), written in the same atomic update as the messages. A client that retries a turn
+whose answer was stored but never reached it (the replica died in between) gets that answer
+back instead of a second copy of the turn.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import time
 from typing import Any
 
-from bridge.errors import NotFound
+import attrs
+
+from bridge.errors import ApiError, NotFound
 from bridge.storage.base import Record, Store
 
 KIND = "sessions"
+KEYS_KEPT = 16
+
+
+@attrs.frozen
+class TurnKey:
+    """An Idempotency-Key of one session turn, and what the turn sends (its fingerprint)."""
+
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, key: str, new_messages: list[dict[str, Any]]) -> TurnKey:
+        text = json.dumps(new_messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return cls(key, hashlib.sha256(text.encode()).hexdigest())
+
+
+def stored_answer(record: Record | None, turn: TurnKey) -> dict[str, Any] | None:
+    """What an earlier attempt of this turn answered, when it was stored (else None)."""
+    entry = (record or {}).get("turn_keys", {}).get(turn.key)
+    if not isinstance(entry, dict):
+        return None
+    if entry.get("fingerprint") != turn.fingerprint:
+        raise ApiError(
+            "This Idempotency-Key was already used for a different turn of this session.",
+            status=409,
+            type="invalid_request_error",
+            param="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    response = entry.get("response")
+    return response if isinstance(response, dict) else None
 
 
 def new_session_id() -> str:
@@ -76,22 +117,40 @@ class Sessions:
             raise NotFound(f"No session found with id '{session_id}'.", param="session_id", code="session_not_found")
         return record
 
-    async def history(self, session_id: str) -> list[dict[str, Any]]:
-        record = await self._store.get(KIND, session_id)
-        return list(record.get("messages", [])) if record else []
+    async def load(self, session_id: str) -> Record | None:
+        return await self._store.get(KIND, session_id)
 
-    async def append(self, session_id: str, messages: list[dict[str, Any]]) -> Record:
-        """Adds one turn; an unknown id creates the session (chat requests may name a new one)."""
+    async def append(
+        self,
+        session_id: str,
+        messages: list[dict[str, Any]],
+        turn: TurnKey | None = None,
+        answer: dict[str, Any] | None = None,
+    ) -> tuple[Record, dict[str, Any] | None]:
+        """Adds one turn; an unknown id creates the session (chat requests may name a new one).
+
+        With a `turn` key already stored, nothing is added and the answer stored then is
+        returned second (the check and the write are one atomic update).
+        """
+        earlier: dict[str, Any] | None = None
 
         def change(current: Record | None) -> Record:
+            nonlocal earlier
             record = current or session_record(session_id)
+            earlier = stored_answer(record, turn) if turn is not None else None
+            if earlier is not None:
+                return record
             record["messages"] = trim([*record.get("messages", []), *messages], self._max)
             record["updated_at"] = time.time()
+            if turn is not None:
+                keys = dict(record.get("turn_keys") or {})
+                keys[turn.key] = {"fingerprint": turn.fingerprint, "response": answer, "at": time.time()}
+                record["turn_keys"] = dict(sorted(keys.items(), key=lambda kv: kv[1].get("at", 0))[-KEYS_KEPT:])
             return record
 
         result = await self._store.update(KIND, session_id, change)
         assert result is not None
-        return result
+        return result, earlier
 
     async def clear(self, session_id: str) -> Record:
         await self.get(session_id)

@@ -19,10 +19,10 @@ from bridge.routes.sessions import session_id, sessions_of
 from bridge.routes.sse import open_stream
 from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
-from bridge.sessions import Sessions
+from bridge.sessions import Sessions, TurnKey, stored_answer
 from bridge.storage.base import StoreError
 from bridge.translate.chat_request import INSTRUCTION_ROLES, binding_key, conversation_lines
-from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
+from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder, completion_chunks
 from bridge.translate.choice import Output, StructuredOutputError
 from bridge.validation import parse_chat_request
 from bridge.validation.content import parse_messages
@@ -33,6 +33,10 @@ from supervisor.turn import Line
 log = structlog.get_logger(__name__)
 UNAPPLIED_HEADER = "X-Bridge-Unapplied-Params"
 SESSION_HEADER = "X-Session-ID"
+# How a session turn ran: resumed (on the process holding it), replayed, new, or stored (an
+# Idempotency-Key retry answered from the store without a model turn).
+SESSION_TURN_HEADER = "X-Bridge-Session"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 ESTIMATED_HEADER = "X-Bridge-Usage-Estimated"
 
 
@@ -42,6 +46,7 @@ def response_headers(
     headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
     if session is not None:
         headers[SESSION_HEADER] = session.id
+        headers[SESSION_TURN_HEADER] = session.how
     if chat.unapplied:
         headers[UNAPPLIED_HEADER] = ",".join(chat.unapplied)
     if estimated:
@@ -58,6 +63,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = parse_chat_request(body)
     if chat.unapplied:
         log.info("params_not_applied", params=list(chat.unapplied))
+    if session is not None and session.earlier is not None:
+        return await _answer_stored(request, chat, session)
     outputs, binding = start(request, chat, session.id if session is not None else None)
     if session is not None:
         session.binding = binding
@@ -71,8 +78,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                     record.feed(index, items)
                 completion = to_json(record.build())
                 count_usage(request, completion["usage"]["prompt_tokens"], completion["usage"]["completion_tokens"])
-                if session is not None:
-                    await session.save(completion["choices"][0]["message"])
+                if session is not None and not await session.save(request, completion):
+                    return await _answer_stored(request, chat, session)
                 headers = response_headers(request, chat, estimated=record.estimated, session=session)
                 return web.json_response(completion, headers=headers)
             return await _stream(request, chat, outputs, record, session)
@@ -91,12 +98,29 @@ class _SessionTurn:
     id: str
     history: list[dict[str, Any]]
     new_messages: list[dict[str, Any]]
+    turn: TurnKey | None = None
+    earlier: dict[str, Any] | None = None  # the answer an earlier attempt with this key stored
     binding: Binding | None = None
 
-    async def save(self, answer: dict[str, Any]) -> None:
+    @property
+    def how(self) -> str:
+        if self.earlier is not None:
+            return "stored"
+        if self.binding is not None and self.binding.resumed:
+            return "resumed"
+        return "replayed" if self.history else "new"
+
+    async def save(self, request: web.Request, completion: dict[str, Any]) -> bool:
+        """Stores the turn; False when an earlier attempt with the same key stored it first."""
+        answer = completion["choices"][0]["message"]
         message = {k: v for k, v in answer.items() if v is not None}
         turn = [*self.new_messages, message]
-        record = await self.sessions.append(self.id, turn)
+        record, self.earlier = await self.sessions.append(self.id, turn, self.turn, completion)
+        if self.earlier is not None:
+            log.info("session_turn_already_stored")
+            return False
+        request.app[appkeys.METRICS].session_turn(self.how)
+        structlog.contextvars.bind_contextvars(session_turn=self.how)
         if self.binding is not None and record["messages"] == [*self.history, *turn]:
             # The stored conversation is exactly what the process now holds (no concurrent turn
             # or trimming came between): the next turn may continue on it without a replay.
@@ -104,6 +128,7 @@ class _SessionTurn:
                 self.binding.key_next = binding_key(self.id, stored_lines(record["messages"]))
             except InvalidRequest:
                 self.binding.key_next = None
+        return True
 
 
 async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
@@ -118,11 +143,40 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
     messages = body.get("messages")
     if not isinstance(messages, list):
         return None  # validation reports it
-    history = await sessions.history(sid)
+    record = await sessions.load(sid)
+    history = list((record or {}).get("messages", []))
     body["messages"] = [*history, *messages]
     structlog.contextvars.bind_contextvars(session_id=sid, history_messages=len(history))
     new = [m for m in messages if not (isinstance(m, dict) and m.get("role") in ("system", "developer"))]
-    return _SessionTurn(sessions, sid, history, new)
+    session = _SessionTurn(sessions, sid, history, new)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None:
+        if not 0 < len(key) <= 255:
+            raise InvalidRequest(
+                "Idempotency-Key must be 1 to 255 characters.", param=IDEMPOTENCY_HEADER, code="invalid_value"
+            )
+        session.turn = TurnKey.of(key, new)
+        session.earlier = stored_answer(record, session.turn)
+    return session
+
+
+async def _answer_stored(
+    request: web.Request, chat: ChatCompletionRequest, session: _SessionTurn
+) -> web.StreamResponse:
+    """A retried turn (same Idempotency-Key) whose answer is already stored: that answer again, no model turn."""
+    completion = session.earlier
+    assert completion is not None
+    request.app[appkeys.METRICS].session_turn(session.how)
+    structlog.contextvars.bind_contextvars(session_turn=session.how)
+    headers = response_headers(request, chat, session=session)
+    if not chat.stream:
+        return web.json_response(completion, headers=headers)
+    include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+    async with open_stream(request, headers) as sse:
+        for chunk in completion_chunks(completion, include_usage=include_usage):
+            await sse.send(json.dumps(chunk, ensure_ascii=False, separators=(",", ":")))
+        await sse.send("[DONE]")
+    return sse
 
 
 def stored_lines(messages: list[dict[str, Any]]) -> list[Line]:
@@ -176,8 +230,16 @@ async def _stream(
                     await send(chunk_json(chunk, include_usage=include_usage))
             completion = to_json(record.build())
             count_usage(request, completion["usage"]["prompt_tokens"], completion["usage"]["completion_tokens"])
-            if session is not None:
-                await session.save(completion["choices"][0]["message"])
+            if session is not None and not await session.save(request, completion):
+                # An earlier attempt with this Idempotency-Key stored a different answer first:
+                # that one is the conversation now, so this stream must not end as a success.
+                raise ApiError(
+                    "An earlier attempt with the same Idempotency-Key stored this turn first; "
+                    "retry to receive the stored answer.",
+                    status=409,
+                    param=IDEMPOTENCY_HEADER,
+                    code="idempotency_key_in_use",
+                )
             usage = builder.usage_chunk()
             if usage is not None:
                 await send(chunk_json(usage, include_usage=True))

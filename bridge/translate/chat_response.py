@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 
 import attrs
 
@@ -144,3 +145,34 @@ class ChunkBuilder:
         return ChatCompletionChunk(
             id=self.id, created=self.created, model=self.model, choices=(), usage=sum_usage(self._usages)
         )
+
+
+def completion_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[dict[str, Any]]:
+    """A finished completion as the stream chunks that carry it (a stored answer sent again)."""
+    head = {
+        "id": completion["id"],
+        "object": "chat.completion.chunk",
+        "created": completion["created"],
+        "model": completion["model"],
+    }
+
+    def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        data = {**head, "choices": [{"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+        if include_usage:
+            data["usage"] = None
+        return data
+
+    chunks = []
+    for choice in completion["choices"]:
+        index, message = choice["index"], choice["message"]
+        chunks.append(chunk(index, {"role": "assistant", "content": ""}))
+        if message.get("content"):
+            chunks.append(chunk(index, {"content": message["content"]}))
+        for n, call in enumerate(message.get("tool_calls") or []):
+            chunks.append(chunk(index, {"tool_calls": [{"index": n, **call}]}))
+        if message.get("function_call"):
+            chunks.append(chunk(index, {"function_call": message["function_call"]}))
+        chunks.append(chunk(index, {}, choice["finish_reason"]))
+    if include_usage:
+        chunks.append({**head, "choices": [], "usage": completion.get("usage")})
+    return chunks
