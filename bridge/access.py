@@ -19,6 +19,7 @@ from bridge.errors import ApiError
 TURN_PATHS = ("/v1/chat/completions", "/v1/responses")
 CLIENT = web.RequestKey("client", str)
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
+REPLICA_HEADER = "X-Bridge-Replica"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -74,15 +75,19 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: rate-limit and CORS headers, also on streamed responses."""
+    """on_response_prepare: rate-limit, replica and CORS headers, also on streamed responses."""
     for name, value in request.get(RATE_HEADERS, {}).items():
         response.headers[name] = value
+    replica = request.app[appkeys.CONFIG].replica_id
+    if replica:  # behind a load balancer: which replica answered (tests and operators read it)
+        response.headers[REPLICA_HEADER] = replica
     origins = request.app[appkeys.CONFIG].cors_origins
     origin = request.headers.get("Origin")
     if origins and origin and ("*" in origins or origin in origins):
         response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
         response.headers["Access-Control-Expose-Headers"] = (
             "X-Request-ID, X-Session-ID, X-Bridge-Unapplied-Params, X-Bridge-Usage-Estimated, "
+            "X-Bridge-Session, X-Bridge-Replica, "
             "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, Retry-After"
         )
         if "*" not in origins:
@@ -100,6 +105,7 @@ def preflight(request: web.Request) -> web.Response:
         headers={
             "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
             "Access-Control-Allow-Headers": "Authorization, Content-Type, api-key, X-Session-ID, X-Request-ID, "
+            "Idempotency-Key, "
             "OpenAI-Organization, OpenAI-Project, X-Stainless-*",
             "Access-Control-Max-Age": "600",
         },

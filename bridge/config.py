@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,6 +63,8 @@ class Config:
     allowed_tools: tuple[str, ...] = ()
     disallowed_tools: tuple[str, ...] = ()
     metrics_require_key: bool = False
+    # This replica's name behind a load balancer (X-Bridge-Replica, /health); empty: not named.
+    replica_id: str = ""
     # The environment the CLI children may inherit from (credentials): never printed.
     cli_env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
     user_home: Path | None = attrs.field(factory=lambda: Path.home())
@@ -115,6 +118,7 @@ class Config:
             "ALLOWED_TOOLS": ("allowed_tools", _list),
             "DISALLOWED_TOOLS": ("disallowed_tools", _list),
             "METRICS_REQUIRE_KEY": ("metrics_require_key", _bool),
+            "REPLICA_ID": ("replica_id", _replica),
         }
         for name, (field, parse) in readers.items():
             raw = env.get(name)
@@ -196,6 +200,13 @@ def _storage(raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("file", "redis", "memory"):
         raise ValueError("expected file, redis or memory")
+    return value
+
+
+def _replica(raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise ValueError("expected 1-64 letters, digits, '.', '_' or '-'")
     return value
 
 

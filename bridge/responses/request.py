@@ -6,6 +6,7 @@ so tools, structured output, images and limits behave identically on both APIs.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -42,8 +43,20 @@ KNOWN = {
 }
 
 
+AFFINITY = re.compile(r"[0-9a-f]{16}")
+
+
 def item_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def response_id(affinity: str | None) -> str:
+    """`resp_` and 48 hex digits. Behind the shipped nginx, the first 16 are the affinity token
+    nginx routed this request by (X-Bridge-Affinity), so that a continuation naming this id as
+    previous_response_id is routed to the replica its chain began on."""
+    if affinity is not None and AFFINITY.fullmatch(affinity):
+        return f"resp_{affinity}{secrets.token_hex(16)}"
+    return f"resp_{secrets.token_hex(24)}"
 
 
 @attrs.frozen

@@ -87,6 +87,7 @@ async def health(request: web.Request) -> web.Response:
         status, code = "ok", 200
     body = {
         "status": status,
+        "replica": request.app[appkeys.CONFIG].replica_id or None,
         "cli_version": request.app[appkeys.CLI_VERSION],
         "pool": {k: stats[k] for k in ("size", "warm", "busy", "starting", "resetting", "restarts")},
         "queue_depth": stats["queue_depth"],

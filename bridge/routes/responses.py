@@ -14,7 +14,7 @@ from aiohttp import web
 from bridge import appkeys
 from bridge.errors import ApiError, NotFound
 from bridge.responses.build import ResponseBuilder
-from bridge.responses.request import ResponsesRequest, item_id, parse_responses_request
+from bridge.responses.request import ResponsesRequest, parse_responses_request, response_id
 from bridge.routes.body import read_json
 from bridge.routes.chat import count_usage, failure, response_headers
 from bridge.routes.pagination import page
@@ -29,6 +29,7 @@ from supervisor.errors import SupervisorError
 
 log = structlog.get_logger(__name__)
 KIND = "responses"
+AFFINITY_HEADER = "X-Bridge-Affinity"  # set by the shipped nginx: the token it routed this request by
 
 
 def _not_found(response_id: str, param: str = "response_id") -> NotFound:
@@ -50,7 +51,7 @@ async def create(request: web.Request) -> web.StreamResponse:
         previous = list(prev.get("conversation", []))
     req = parse_responses_request(body, previous)
     chat = parse_chat_request(req.chat_body)
-    builder = ResponseBuilder(id=item_id("resp"), echo=req.echo)
+    builder = ResponseBuilder(id=response_id(request.headers.get(AFFINITY_HEADER)), echo=req.echo)
     outputs, _ = start(request, chat)
     async with contextlib.aclosing(outputs):
         if req.stream:
