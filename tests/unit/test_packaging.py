@@ -30,9 +30,10 @@ def test_compose_profiles() -> None:
     assert "profiles" not in services["bridge"]
     assert services["redis"]["profiles"] == ["redis"]
     assert services["nginx"]["profiles"] == ["nginx"]
-    assert services["bridge"]["ports"] == ["127.0.0.1:8000:8000"], "published on loopback only by default"
-    nginx = (ROOT / "config" / "nginx.conf").read_text()
-    assert "proxy_buffering off" in nginx, "streams must not be buffered"
+    assert services["bridge"]["ports"] == ["127.0.0.1:8000-8003:8000"], "published on loopback only"
+    mounted = {v.split(":")[0] for v in services["nginx"]["volumes"]}
+    assert mounted == {"./deploy/nginx/nginx.conf", "./deploy/nginx/bridge.conf", "./deploy/nginx/affinity.js"}
+    assert all((ROOT / path).exists() for path in mounted)
 
 
 @pytest.mark.parametrize(
