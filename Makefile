@@ -8,7 +8,7 @@ CLAUDE := .tools/node_modules/.bin/claude
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev cli redis-server deploy-tools lint format typecheck unit bench health smoke load docker-build docker-run compose-up logs stop clean
+.PHONY: run test setup setup-dev cli redis-server deploy-tools lint format typecheck unit bench health smoke load load-replicas docker-build docker-run compose-up logs stop clean
 
 run: setup cli ## set up, then serve on HOST:PORT
 	$(PY) run.py
@@ -86,6 +86,9 @@ smoke: setup-dev ## exercise a running server with the openai client (BASE_URL, 
 
 load: setup-dev cli ## load and fault-injection run against the fake upstream
 	$(PY) -m bench.load
+
+load-replicas: setup-dev cli redis-server deploy-tools ## load through nginx against 1, 2, 3 replicas (ARGS="--seconds 5")
+	$(PY) -m bench.load_replicas $(ARGS)
 
 PROFILES ?=
 docker-build:

@@ -47,6 +47,8 @@ def test_compose_profiles() -> None:
         "health",
         "smoke",
         "load",
+        "load-replicas",
+        "deploy-tools",
         "docker-build",
         "docker-run",
         "compose-up",
