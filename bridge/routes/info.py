@@ -32,6 +32,7 @@ async def index(request: web.Request) -> web.Response:
                 "stop_sequences": True,
                 "n": True,
                 "sessions": True,
+                "idempotent_session_turns": True,
                 "responses_api": True,
             },
             "links": {
