@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from supervisor.launch import MCP_PREFIX, LaunchProfile
+import attrs
+
+from supervisor.launch import MCP_PREFIX, ClientTool
 
 # Every tool call, whatever its name, passes through this hook before permission rules apply.
 GATE_HOOKS = {"PreToolUse": [{"matcher": ".*", "hookCallbackIds": ["gate"]}]}
@@ -18,18 +20,28 @@ DENY_REASON = "Tools are disabled by the bridge: nothing runs on the host."
 STRUCTURED_OUTPUT = "StructuredOutput"
 
 
-def is_client_tool(profile: LaunchProfile, tool_name: str) -> bool:
+@attrs.frozen
+class Offer:
+    """What the model may call in the current turn: the launch's CLI tools and output schema,
+    and the client's functions the bridge's MCP server lists right now."""
+
+    cli_tools: tuple[str, ...] = ()
+    client_tools: tuple[ClientTool, ...] = ()
+    json_schema: str | None = None
+
+
+def is_client_tool(offer: Offer, tool_name: str) -> bool:
     if not tool_name.startswith(MCP_PREFIX):
         return False
     name = tool_name[len(MCP_PREFIX) :]
-    return any(t.name == name for t in profile.client_tools)
+    return any(t.name == name for t in offer.client_tools)
 
 
-def hook_decision(profile: LaunchProfile, request: dict[str, Any]) -> dict[str, Any]:
+def hook_decision(offer: Offer, request: dict[str, Any]) -> dict[str, Any]:
     tool_name = str((request.get("input") or {}).get("tool_name") or "")
-    if is_client_tool(profile, tool_name):
+    if is_client_tool(offer, tool_name):
         return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
-    if tool_name in profile.tools or (tool_name == STRUCTURED_OUTPUT and profile.json_schema is not None):
+    if tool_name in offer.cli_tools or (tool_name == STRUCTURED_OUTPUT and offer.json_schema is not None):
         # A built-in tool the operator allowed by name (e.g. WebFetch in web mode), or the CLI's
         # own structured-output tool, which only records its input.
         return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
@@ -42,7 +54,7 @@ def hook_decision(profile: LaunchProfile, request: dict[str, Any]) -> dict[str, 
     }
 
 
-def mcp_reply(profile: LaunchProfile, request: dict[str, Any]) -> dict[str, Any]:
+def mcp_reply(offer: Offer, request: dict[str, Any]) -> dict[str, Any]:
     message = request.get("message") or {}
     method = message.get("method")
     result: dict[str, Any]
@@ -56,7 +68,7 @@ def mcp_reply(profile: LaunchProfile, request: dict[str, Any]) -> dict[str, Any]
         result = {
             "tools": [
                 {"name": t.name, "description": t.description, "inputSchema": json.loads(t.input_schema)}
-                for t in profile.client_tools
+                for t in offer.client_tools
             ]
         }
     elif method == "tools/call":  # never sent while calls are deferred; refused all the same

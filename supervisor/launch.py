@@ -1,13 +1,14 @@
 """How a CLI process is launched: its profile, argv and environment. Pure functions.
 
-A process's system prompt cannot change after launch (see the protocol notes), so the system
-prompt is part of the *launch profile*; the model and the conversation are not.
+Only what cannot change on a warm process is part of the *launch profile*: the built-in tools
+it may offer and the structured-output schema (`--json-schema`). The system prompt, the model
+and the client's tools change per turn (see `supervisor/slot.py` and docs/cli-findings.md).
+Every process starts with an empty system prompt file and no MCP server.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,31 +52,23 @@ class ClientTool:
 
 @attrs.frozen
 class LaunchProfile:
-    """What must be fixed when a process starts.
+    """What must be fixed when a process starts: the CLI tools it offers and the output schema.
 
-    The system prompt cannot change after launch, and a process remembers every client tool it
-    ever announced upstream (even across a rewind), so the client's tools and the structured
-    output schema are fixed per process too: a request never sees another request's tools.
+    The CLI adds its structured-output tool for `--json-schema` at start and nothing changes it
+    later (a second `initialize` with `jsonSchema` is accepted and ignored), so a schema needs a
+    process of its own.
     """
 
-    system_prompt: str = ""
     tools: tuple[str, ...] = ()
-    client_tools: tuple[ClientTool, ...] = ()
     json_schema: str | None = None
 
     @property
     def key(self) -> str:
-        material = "\0".join(
-            [self.system_prompt, ",".join(self.tools), self.json_schema or ""]
-            + [f"{t.name}\1{t.description}\1{t.input_schema}" for t in self.client_tools]
-        )
+        material = "\0".join([",".join(self.tools), self.json_schema or ""])
         return hashlib.sha256(material.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
-        return (
-            f"LaunchProfile(key={self.key!r}, system_chars={len(self.system_prompt)}, "
-            f"client_tools={len(self.client_tools)}, json_schema={self.json_schema is not None})"
-        )
+        return f"LaunchProfile(key={self.key!r}, tools={len(self.tools)}, json_schema={self.json_schema is not None})"
 
 
 DEFAULT_PROFILE = LaunchProfile()
@@ -107,15 +100,12 @@ def build_argv(settings: LaunchSettings, system_prompt_file: Path, profile: Laun
         "",
         "--strict-mcp-config",
         "--no-session-persistence",
-        # A file, not argv: a long system prompt must not hit the argv size limit.
+        # An empty file leaves only the CLI's two fixed system blocks; turns set their own prompt.
         "--system-prompt-file",
         str(system_prompt_file),
         "--model",
         "sonnet",
     ]
-    if profile.client_tools:
-        # The bridge itself answers this server's MCP messages; nothing is ever executed.
-        argv += ["--mcp-config", json.dumps({"mcpServers": {MCP_SERVER: {"type": "sdk", "name": MCP_SERVER}}})]
     if profile.json_schema is not None:
         argv += ["--json-schema", profile.json_schema]
     return argv
@@ -163,5 +153,6 @@ def prepare_slot_dir(settings: LaunchSettings, slot_id: str, profile: LaunchProf
             if not link.exists():
                 os.symlink(creds, link)
     prompt_file = base / "system-prompt.txt"
-    prompt_file.write_text(profile.system_prompt, encoding="utf-8")
+    # Empty: no system prompt of the bridge's until a turn sets one (`set_model` system_prompt).
+    prompt_file.write_text("", encoding="utf-8")
     return SlotPaths(base, home, cwd, tmp, prompt_file)

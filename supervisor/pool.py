@@ -1,9 +1,10 @@
 """A bounded set of warm slots, a FIFO wait queue in front of them, and their upkeep.
 
-At most `size` CLI processes exist at any time, one per seat. A request takes an idle slot of
-its launch profile; when there is none, an empty seat is filled or the least recently used
-idle slot of another profile is replaced. After every turn the slot is rewound (or recycled)
-in the background, never on the request path.
+At most `size` CLI processes exist at any time, one per seat. Which idle slot a request takes
+is `supervisor.placement`'s choice (its own conversation first, never someone else's while a
+free slot or seat exists); when no slot can serve it, an empty seat is filled or an idle slot
+that cannot is replaced. After a turn the slot holds its conversation for the owner's next
+turn, or is rewound (or recycled) in the background, never on the request path.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 import attrs
 import structlog
 
+from supervisor import placement
+from supervisor.conversation import resume_point
 from supervisor.errors import PoolClosed, PoolUnavailable, QueueFull, QueueTimeout
 from supervisor.launch import (
     DEFAULT_PROFILE,
@@ -48,14 +51,14 @@ class PoolSettings:
     max_slot_rss_mb: int = 450
     start_failures_before_unavailable: int = 3
     start_backoff_max: float = 30.0
+    hold_ttl: float = 1800.0  # an idle held conversation nobody continued is forgotten after this
 
 
 @attrs.define(eq=False)
 class _Waiter:
-    profile: LaunchProfile
+    want: placement.Want
     future: asyncio.Future[Slot]
     provisioned: bool = False
-    want: str | None = None  # a session binding whose process it would like back
 
 
 class Pool:
@@ -182,9 +185,21 @@ class Pool:
         self._dispatch()
 
     async def _watch(self, seat: int, slot: Slot, base: Path) -> None:
-        """Notices a process that died while idle and fills its seat again."""
+        """Notices a process that died while idle (and fills its seat again), and forgets held
+        conversations nobody continued within `hold_ttl`."""
         while slot.alive:
             await asyncio.sleep(0.5)
+            if (
+                slot.state is SlotState.IDLE
+                and slot.conversation is not None
+                and time.monotonic() - slot.last_used > self.settings.hold_ttl
+            ):
+                slot.state = SlotState.RESETTING
+                if await slot.clear() and not self._closed:
+                    slot.state = SlotState.IDLE
+                    self._dispatch()
+                else:
+                    break
         if self._seats[seat] is slot:
             await self._retire(seat, slot, base, replace=True)
 
@@ -214,21 +229,21 @@ class Pool:
         live = any(s is not None and s.alive and s.state is not SlotState.STARTING for s in self._seats)
         return not live and self._start_failures >= self.settings.start_failures_before_unavailable
 
-    async def acquire(self, profile: LaunchProfile, want: str | None = None) -> Slot:
-        """A slot for this profile; `slot.resumed` says whether it still holds the conversation `want`."""
+    async def acquire(self, want: placement.Want) -> Slot:
+        """A slot for this turn; `slot.resume` says how much of the turn's history it holds."""
         if self._closed:
             raise PoolClosed("the server is shutting down")
         if self.unavailable:
             # Try again now and then, so a fixed installation recovers by itself.
-            self._kick_empty_seats(profile)
+            self._kick_empty_seats(want.profile)
             raise PoolUnavailable(f"cannot start the Claude CLI: {self.last_start_error}")
-        self._profile_seen[profile] = time.monotonic()
+        self._profile_seen[want.profile] = time.monotonic()
         if len(self._profile_seen) > 256:  # remember recent profiles only
             for old in sorted(self._profile_seen, key=self._profile_seen.__getitem__)[:64]:
                 del self._profile_seen[old]
         if len(self._waiters) >= self.settings.max_queue:
             raise QueueFull(retry_after=self._retry_after())
-        waiter = _Waiter(profile, asyncio.get_running_loop().create_future(), want=want)
+        waiter = _Waiter(want, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         try:
             self._dispatch()
@@ -285,97 +300,67 @@ class Pool:
             if waiter.future.done():
                 self._waiters.remove(waiter)
                 continue
-            slot = self._idle(waiter.profile, waiter.want)
-            if slot is not None:
-                slot.resumed = slot.binding is not None and slot.binding == waiter.want
-                slot.binding = None
+            idle = self._idle_slots()
+            choice = placement.pick(idle, waiter.want)
+            if choice is None and not waiter.provisioned:
+                if self._fill_free_seat(waiter.want.profile):
+                    waiter.provisioned = True
+                    continue
+                choice = placement.steal(idle, waiter.want)
+            if choice is not None:
+                slot = choice.slot
+                assert isinstance(slot, Slot)
+                slot.resume = choice.resume
                 slot.state = SlotState.BUSY
                 self._waiters.remove(waiter)
                 waiter.future.set_result(slot)
                 continue
             if not waiter.provisioned:
-                waiter.provisioned = self._free_bound(waiter.profile) or self._provision(waiter.profile)
+                waiter.provisioned = self._replace_one(waiter.want)
 
-    def _idle(self, profile: LaunchProfile, want: str | None = None) -> Slot | None:
-        """The slot still holding `want`'s conversation, else the warmest idle slot holding none.
+    def _idle_slots(self) -> list[Slot]:
+        return [s for s in self._seats if s is not None and s.state is SlotState.IDLE]
 
-        A slot bound to a session is never handed to anyone else: it is rewound first.
+    def hold(self, slot: Slot) -> None:
+        """Keeps a finished turn's conversation on its process for the owner's next turn.
+
+        Only a healthy process under its quotas is kept, and only a conversation a rewind can
+        remove again.
         """
-        idle = [s for s in self._seats if s is not None and s.state is SlotState.IDLE and s.profile == profile]
-        if want is not None:
-            for slot in idle:
-                if slot.binding == want:
-                    return slot
-        return max((s for s in idle if s.binding is None), key=lambda s: s.last_used, default=None)
-
-    def _free_bound(self, profile: LaunchProfile) -> bool:
-        """Rewinds the least recently used session-bound idle slot of this profile for a waiter."""
-        bound = [
-            s
-            for s in self._seats
-            if s is not None and s.state is SlotState.IDLE and s.profile == profile and s.binding is not None
-        ]
-        if not bound:
-            return False
-        self._unbind(min(bound, key=lambda s: s.last_used))
-        return True
-
-    def _unbind(self, slot: Slot) -> None:
-        slot.binding = None
-        slot.state = SlotState.BUSY  # nobody may take it until the rewind is done
-        self.release(slot)
-
-    def bind(self, slot: Slot, key: str, session: str) -> None:
-        """Keeps a finished turn's conversation on its process for the session's next turn.
-
-        Only a healthy process under its quotas is kept; one process per session at most.
-        """
-        seat = next((i for i, s in enumerate(self._seats) if s is slot), None)
+        conversation = slot.conversation
         if (
-            seat is None
+            slot not in self._seats
             or self._closed
             or not slot.alive
+            or conversation is None
+            or resume_point(conversation, 0) != 0
             or slot.turns_served >= self.settings.turns_per_slot
             or self._over_memory(slot)
         ):
             self.release(slot)
             return
-        for other in self._seats:
-            if (
-                other is not None
-                and other is not slot
-                and other.state is SlotState.IDLE
-                and (other.binding or "").startswith(session + "|")
-            ):
-                self._unbind(other)
-        slot.binding = key
+        slot.last_used = time.monotonic()
         slot.state = SlotState.IDLE
         self._dispatch()
 
-    def _provision(self, profile: LaunchProfile) -> bool:
-        """Starts a slot for `profile` in a free seat, or in place of an idle slot of another profile."""
+    def _fill_free_seat(self, profile: LaunchProfile) -> bool:
         for seat, slot in enumerate(self._seats):
             if slot is None:
                 return self._spawn(seat, profile) is not None
-        victims = [
-            (seat, slot)
-            for seat, slot in enumerate(self._seats)
-            if slot is not None and slot.state is SlotState.IDLE and slot.profile != profile
-        ]
-        if not victims:
+        return False
+
+    def _replace_one(self, want: placement.Want) -> bool:
+        """Starts a slot for `want` in place of an idle slot that cannot serve it."""
+        victim = placement.victim(self._idle_slots(), want)
+        if victim is None:
             return False
-        seat, victim = min(
-            victims,
-            key=lambda sv: (
-                self._profile_seen.get(sv[1].profile, 0.0),
-                sv[1].last_used,
-            ),
-        )
+        assert isinstance(victim, Slot)
+        seat = self._seats.index(victim)
         victim.state = SlotState.DEAD
         self._seats[seat] = None
         self.background(self._close_slot(victim), name=f"replace-{victim.slot_id}")
         _remove_tree_later(self, self.launch.workdir / victim.slot_id)
-        return self._spawn(seat, profile) is not None
+        return self._spawn(seat, want.profile) is not None
 
     def release(self, slot: Slot, *, healthy: bool = True) -> None:
         """Gives a slot back after a turn: rewound in the background, or replaced."""

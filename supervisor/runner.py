@@ -14,28 +14,28 @@ from collections.abc import AsyncGenerator, Callable
 import attrs
 import structlog
 
+from supervisor.conversation import chain
 from supervisor.errors import ControlError, SlotDied, TurnTimeout, UpstreamError
 from supervisor.events import AssistantMessage, Event, Result, TextDelta, ToolInputDelta, ToolUseStart
+from supervisor.placement import Want
 from supervisor.pool import Pool
 from supervisor.slot import Slot
-from supervisor.turn import TurnSpec
+from supervisor.turn import Line, TurnSpec
 
 log = structlog.get_logger(__name__)
 
 
 @attrs.define
-class Binding:
-    """A session turn that may keep its conversation on its process for the next turn.
+class Lease:
+    """What a turn that may hold its conversation leaves for its caller (`TurnRunner.finish`).
 
-    `key_now` names the conversation the turn starts from (session and history); the caller
-    sets `key_next` once the turn's answer is stored, then calls `TurnRunner.finish`.
+    `resumed` is how many of the history's lines the process already held; the rest was
+    replayed.
     """
 
-    session: str
-    key_now: str
-    key_next: str | None = None
     slot: Slot | None = None
-    resumed: bool = False
+    resumed: int = 0
+    replayed: int = 0
 
 
 @attrs.frozen
@@ -85,12 +85,22 @@ class TurnRunner:
         self.failures: dict[str, int] = {}
         self.on_queue_wait: Callable[[float], None] | None = None
 
-    async def stream(self, spec: TurnSpec, binding: Binding | None = None) -> AsyncGenerator[Event, None]:
+    async def stream(self, spec: TurnSpec, lease: Lease | None = None) -> AsyncGenerator[Event, None]:
+        """Runs the turn; with `spec.hold` and a `lease`, a finished turn leaves its slot in the
+        lease for the caller to `finish`."""
         loop = asyncio.get_running_loop()
         attempt = 0
+        keys = chain(spec.namespace, spec.history)
+        want = Want(
+            profile=spec.profile,
+            prompted=bool(spec.system_prompt),
+            tools=frozenset(spec.client_tools),
+            namespace=spec.namespace,
+            keys=keys,
+        )
         while True:
             waited = loop.time()
-            slot = await self.pool.acquire(spec.profile, binding.key_now if binding else None)
+            slot = await self.pool.acquire(want)
             waited = loop.time() - waited
             if self.on_queue_wait is not None:
                 self.on_queue_wait(waited)
@@ -100,19 +110,22 @@ class TurnRunner:
             outcome = "aborted"
             committed = False
             failure: UpstreamError | SlotDied | None = None
-            run_spec = spec
-            if binding is not None:
-                binding.resumed = slot.resumed
-                structlog.contextvars.bind_contextvars(session_resumed=slot.resumed)
-                if slot.resumed:  # the process already holds this session's history
-                    run_spec = attrs.evolve(spec, history=())
+            held = spec.hold and lease is not None
+            run_spec = spec if held else attrs.evolve(spec, hold=False)
+            resumed = slot.resume
+            structlog.contextvars.bind_contextvars(
+                history_lines=len(spec.history), resumed_lines=resumed, replayed_lines=len(spec.history) - resumed
+            )
+            if lease is not None:
+                lease.resumed, lease.replayed = resumed, len(spec.history) - resumed
             try:
-                async for event in slot.run(run_spec, deadline, self.request_timeout, keep=binding is not None):
+                async for event in slot.run(run_spec, keys, deadline, self.request_timeout):
                     if isinstance(event, Result):
                         outcome = "finished"
-                        if binding is not None and not event.is_error:
+                        if held and not event.is_error:
+                            assert lease is not None
                             outcome = "held"
-                            binding.slot = slot
+                            lease.slot = slot
                         structlog.contextvars.bind_contextvars(upstream_ms=round((loop.time() - began) * 1000, 1))
                         if event.is_error:
                             failure = error_from_result(event)
@@ -154,13 +167,15 @@ class TurnRunner:
     def _failed(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
 
-    def finish(self, binding: Binding) -> None:
-        """Ends a held session turn: keep the conversation for the next turn, or rewind it."""
-        slot, binding.slot = binding.slot, None
+    def finish(self, lease: Lease, answer: Line | None) -> None:
+        """Ends a turn that may hold its conversation: `answer` is the reply as its owner will
+        send it back (the process then keeps the conversation), None rewinds it."""
+        slot, lease.slot = lease.slot, None
         if slot is None:
             return
-        if binding.key_next is not None:
-            self.pool.bind(slot, binding.key_next, binding.session)
+        if answer is not None and slot.alive:
+            slot.commit(answer)
+            self.pool.hold(slot)
         else:
             self.pool.release(slot)
 

@@ -1,9 +1,17 @@
 """One warm CLI process and the turns it serves.
 
-A slot replays a request's earlier turns into the process (no upstream call), sends the new
-user message, streams the events back, and afterwards rewinds the process to an empty
-conversation with `rewind_conversation`. Unlike `/clear`, the rewind leaves no caveat blocks
-behind, so the next request's upstream call holds exactly that request's conversation.
+Before a turn the slot sets what the turn needs on the warm process: the model and system
+prompt (`set_model`), effort and output limit (`apply_flag_settings`), and the client's tools
+(the bridge's MCP server, re-listed with `mcp_set_servers`). It then rewinds whatever the
+process holds beyond the part of the request's conversation it already has, replays the rest
+(no upstream call), sends the new user message and streams the events back.
+
+Afterwards the conversation is either held for the owner's next turn (the caller reports the
+answer, see `commit`) or rewound to where the turn began with `rewind_conversation`. Unlike
+`/clear`, a rewind leaves no caveat blocks behind, so an upstream call holds exactly its
+request's conversation. What a process cannot forget decides which turns it may serve (see
+`supervisor/placement.py`): once it has a system prompt it cannot go back to none, and the
+first set of client tools it announced upstream stays in every later request.
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import structlog
 
-from supervisor.client_tools import DENY_REASON, GATE_HOOKS, hook_decision, is_client_tool, mcp_reply
+from supervisor.client_tools import DENY_REASON, GATE_HOOKS, Offer, hook_decision, is_client_tool, mcp_reply
+from supervisor.conversation import Held, HeldLine, last_user_uuid, next_key, resume_point
 from supervisor.errors import ControlError, SlotDied, TurnTimeout
 from supervisor.events import (
     ControlRequest,
@@ -27,7 +37,7 @@ from supervisor.events import (
     ProcessExited,
     Result,
 )
-from supervisor.launch import LaunchProfile
+from supervisor.launch import MCP_SERVER, ClientTool, LaunchProfile
 from supervisor.transport import Transport, TransportClosed
 from supervisor.turn import Line, TurnSettings, TurnSpec
 
@@ -81,14 +91,18 @@ class Slot:
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self._helpers: set[asyncio.Task[None]] = set()
-        self._anchor: str | None = None
-        self._last_user: str | None = None
-        self._anchor_is_user = True
         self._reset_task: asyncio.Task[bool] | None = None
-        # A session may keep its conversation on this process between turns (see Pool.bind).
-        self.binding: str | None = None
-        self.resumed = False
         self.settings = TurnSettings()
+        # What the process has been told and cannot all forget (see the module docstring).
+        self.system_prompt = ""
+        self.offer = Offer(cli_tools=profile.tools, json_schema=profile.json_schema)
+        self.sticky: frozenset[ClientTool] | None = None
+        self._mcp_connected = False
+        self._listed = asyncio.Event()
+        # The conversation the process holds, and where the pool told the next turn to resume.
+        self.conversation: Held | None = None
+        self.resume = 0
+        self._turn_start = 0
 
     def __repr__(self) -> str:
         return f"<Slot {self.slot_id} {self.state.value} pid={self.pid} turns={self.turns_served}>"
@@ -107,9 +121,14 @@ class Slot:
         """Spawns the process and waits for its answer to `initialize`: the ready signal."""
         await self._transport.start()
         self._reader = asyncio.create_task(self._read(), name=f"slot-reader-{self.slot_id}")
-        resp = await self.control({"subtype": "initialize", "hooks": GATE_HOOKS}, timeout=timeout)
+        # systemPromptSnapshot off: a held conversation takes a changed system prompt next turn.
+        resp = await self.control(
+            {"subtype": "initialize", "hooks": GATE_HOOKS, "systemPromptSnapshot": False}, timeout=timeout
+        )
         self.models = list(resp.get("models") or [])
         self.model = "sonnet"
+        # Connected now, with no tools, so that a turn's tools are a cheap re-listing later.
+        await self._offer_tools((), timeout, wait=False)
         if self.state is SlotState.STARTING:  # not if it already exited
             self.state = SlotState.IDLE
 
@@ -166,9 +185,9 @@ class Slot:
             if req.subtype == "can_use_tool":
                 body = {"behavior": "deny", "message": DENY_REASON}
             elif req.subtype == "hook_callback":
-                body = hook_decision(self.profile, req.request)
+                body = hook_decision(self.offer, req.request)
             elif req.subtype == "mcp_message":
-                body = mcp_reply(self.profile, req.request)
+                body = mcp_reply(self.offer, req.request)
             else:
                 body = None
         except Exception as exc:  # noqa: BLE001 - the CLI must always get an answer, or it waits forever
@@ -184,7 +203,7 @@ class Slot:
         else:
             if req.subtype in ("can_use_tool", "hook_callback"):
                 tool = req.request.get("tool_name") or (req.request.get("input") or {}).get("tool_name")
-                if not is_client_tool(self.profile, str(tool)):
+                if not is_client_tool(self.offer, str(tool)):
                     log.info("cli_tool_use_refused", slot_id=self.slot_id, subtype=req.subtype, tool=tool)
             response = {
                 "subtype": "success",
@@ -193,6 +212,8 @@ class Slot:
             }
         with contextlib.suppress(TransportClosed):
             await self._transport.write({"type": "control_response", "response": response})
+        if req.subtype == "mcp_message" and (req.request.get("message") or {}).get("method") == "tools/list":
+            self._listed.set()
 
     async def control(self, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         request_id = "br_" + uuid.uuid4().hex[:12]
@@ -217,6 +238,67 @@ class Slot:
             raise ControlError(f"{request.get('subtype')}: {resp.error}")
         return resp.response
 
+    # -- what the process offers --------------------------------------------------------
+
+    async def _offer_tools(self, tools: tuple[ClientTool, ...], timeout: float = 5.0, *, wait: bool = True) -> None:
+        """Makes the bridge's MCP server list exactly `tools`, and waits until the CLI has them.
+
+        The CLI lists an MCP server's tools once per connection, so a changed set means a
+        reconnect (a few ms); tools first announced upstream stay for the process's life,
+        which the pool accounts for (`sticky`).
+        """
+        self.offer = attrs.evolve(self.offer, client_tools=tools)
+        if self._mcp_connected:
+            await self.control({"subtype": "mcp_set_servers", "servers": {}}, timeout=timeout)
+            self._mcp_connected = False
+        self._listed.clear()
+        await self.control(
+            {"subtype": "mcp_set_servers", "servers": {MCP_SERVER: {"type": "sdk", "name": MCP_SERVER}}},
+            timeout=timeout,
+        )
+        self._mcp_connected = True
+        if not wait:
+            return
+        try:
+            await asyncio.wait_for(self._listed.wait(), timeout)
+        except TimeoutError:
+            raise SlotDied(f"the CLI did not list the bridge's tools within {timeout:g}s") from None
+
+    async def _prepare(self, spec: TurnSpec) -> None:
+        """Model, system prompt, effort, output limit and tools, each only when it changes."""
+        prompt = spec.system_prompt
+        if prompt == "" and self.system_prompt:
+            raise ControlError("set_model: a process that had a system prompt cannot go back to none")
+        new_prompt = bool(prompt) and prompt != self.system_prompt
+        if spec.model != self.model or new_prompt:
+            request: dict[str, Any] = {"subtype": "set_model", "model": spec.model}
+            if new_prompt:
+                request["system_prompt"] = prompt
+            await self.control(request)
+            self.model = spec.model
+            self.system_prompt = prompt or self.system_prompt
+        if spec.settings != self.settings:
+            await self.control(
+                {
+                    "subtype": "apply_flag_settings",
+                    "settings": {
+                        "effortLevel": spec.settings.effort,
+                        "env": {
+                            "CLAUDE_CODE_MAX_OUTPUT_TOKENS": None
+                            if spec.settings.max_output_tokens is None
+                            else str(spec.settings.max_output_tokens)
+                        },
+                    },
+                }
+            )
+            self.settings = spec.settings
+        if spec.client_tools != self.offer.client_tools:
+            if self.sticky is not None and not self.sticky <= set(spec.client_tools):
+                raise ControlError("mcp_set_servers: the process would still offer tools the turn does not have")
+            await self._offer_tools(spec.client_tools)
+        if spec.client_tools and self.sticky is None:
+            self.sticky = frozenset(spec.client_tools)
+
     # -- turns ---------------------------------------------------------------------------
 
     async def _next(self, deadline: float, timeout_total: float) -> Event:
@@ -238,69 +320,62 @@ class Slot:
             raise SlotDied(str(exc)) from exc
 
     async def run(
-        self, spec: TurnSpec, deadline: float, timeout_total: float, *, keep: bool = False
+        self, spec: TurnSpec, keys: tuple[str, ...], deadline: float, timeout_total: float
     ) -> AsyncIterator[Event]:
-        """Replays history, sends the message, yields events up to and including the Result."""
+        """Resumes at `self.resume`, replays the rest of the history, sends the message, and
+        yields events up to and including the Result. `keys` name the history's lines (see
+        `supervisor.conversation.chain`)."""
         self.last_used = time.monotonic()
         while not self._queue.empty():  # anything the process said between turns
             event = self._queue.get_nowait()
             if isinstance(event, ProcessExited):
                 raise SlotDied("the CLI process exited while idle")
-        if spec.model != self.model:
-            await self.control({"subtype": "set_model", "model": spec.model})
-            self.model = spec.model
-        if spec.settings != self.settings:
-            await self.control(
-                {
-                    "subtype": "apply_flag_settings",
-                    "settings": {
-                        "effortLevel": spec.settings.effort,
-                        "env": {
-                            "CLAUDE_CODE_MAX_OUTPUT_TOKENS": None
-                            if spec.settings.max_output_tokens is None
-                            else str(spec.settings.max_output_tokens)
-                        },
-                    },
-                }
-            )
-            self.settings = spec.settings
-        for line in spec.history:
-            await self._replay(line, deadline, timeout_total)
+        if not await self._rewind_to(self.resume):
+            raise SlotDied("the CLI refused to rewind its conversation")
+        if self.conversation is None or self.conversation.namespace != spec.namespace:
+            self.conversation = Held(spec.namespace)
+        self._turn_start = start = len(self.conversation.lines)
+        await self._prepare(spec)
+        for i in range(start, len(spec.history)):
+            line_id = await self._replay(spec.history[i], deadline, timeout_total)
+            self._append(HeldLine(keys[i + 1], line_id))
         line_id = str(uuid.uuid4())
-        self._mark(line_id, user=True)
-        self._last_user = line_id
+        self._append(HeldLine(next_key(keys[-1], Line("user", spec.message)), line_id))
         await self._send(_user_line(spec.message, line_id, query=True))
         while True:
             event = await self._next(deadline, timeout_total)
             if isinstance(event, Result):
                 self.turns_served += 1
                 # Start rewinding while the caller is still answering its client: the slot is
-                # back in the pool sooner, and a retry finds it clean. A turn that may keep its
-                # conversation for its session (keep) is rewound later, only if it is not kept.
-                if not keep:
-                    self._reset_task = asyncio.create_task(self._rewind(), name=f"rewind-{self.slot_id}")
+                # back in the pool sooner, and a retry finds it clean. A turn that may hold
+                # its conversation is rewound later, only if it is not held (see `reset`).
+                if not spec.hold:
+                    self._reset_task = asyncio.create_task(
+                        self._rewind_to(self._turn_start), name=f"rewind-{self.slot_id}"
+                    )
                 yield event
                 return
             yield event
 
-    def _mark(self, line_id: str | None, *, user: bool) -> None:
-        if self._anchor is None and line_id is not None:
-            self._anchor = line_id
-        if self._anchor is None and not user:
-            self._anchor_is_user = False
+    def _append(self, line: HeldLine) -> None:
+        assert self.conversation is not None
+        self.conversation = attrs.evolve(self.conversation, lines=(*self.conversation.lines, line))
 
-    async def _replay(self, line: Line, deadline: float, timeout_total: float) -> None:
+    def commit(self, answer: Line) -> None:
+        """The turn is held: the answer, as its owner will send it back, ends the conversation."""
+        assert self.conversation is not None and self.conversation.lines
+        self._append(HeldLine(next_key(self.conversation.lines[-1].key, answer), None))
+
+    async def _replay(self, line: Line, deadline: float, timeout_total: float) -> str | None:
         if line.role == "assistant":
-            self._mark(None, user=False)
             await self._send(_assistant_line(line.content))
-            return
+            return None
         line_id = str(uuid.uuid4())
-        self._mark(line_id, user=True)
-        self._last_user = line_id
         await self._send(_user_line(line.content, line_id, query=False))
         # An un-awaited replayed line would be merged into the next one and break the order.
         while not isinstance(await self._next(deadline, timeout_total), Result):
             pass
+        return line_id
 
     async def interrupt(self, timeout: float = 1.0) -> bool:
         """Stops a running turn; True once the CLI confirmed with its Result."""
@@ -315,23 +390,30 @@ class Slot:
             return False
 
     async def reset(self) -> bool:
-        """Rewinds to an empty conversation. False means: recycle this process instead."""
+        """Removes what the last turn added. False means: recycle this process instead."""
         task, self._reset_task = self._reset_task, None
         if task is not None:
             return await task
-        return await self._rewind()
+        return await self._rewind_to(self._turn_start)
 
-    async def _rewind(self, timeout: float = 2.0) -> bool:
-        if self._anchor is None:
+    async def clear(self) -> bool:
+        """Forgets the whole conversation (an idle held one nobody continued)."""
+        return await self._rewind_to(0)
+
+    async def _rewind_to(self, point: int, timeout: float = 2.0) -> bool:
+        """Keeps the first `point` lines (or fewer, back to a user line), removes the rest."""
+        held = self.conversation
+        if held is None or point >= len(held.lines):
             return self.alive
-        if not self._anchor_is_user or self._last_user is None:
+        cut = resume_point(held, point)
+        if cut < 0:
             return False
         try:
             resp = await self.control(
                 {
                     "subtype": "rewind_conversation",
-                    "target_message_uuid": self._anchor,
-                    "last_seen_user_message_uuid": self._last_user,
+                    "target_message_uuid": held.lines[cut].uuid,
+                    "last_seen_user_message_uuid": last_user_uuid(held),
                 },
                 timeout=timeout,
             )
@@ -341,7 +423,6 @@ class Slot:
         if not resp.get("rewound"):
             log.warning("slot_reset_refused", slot_id=self.slot_id, reason=resp.get("reason"))
             return False
-        self._anchor = None
-        self._last_user = None
-        self._anchor_is_user = True
+        self.conversation = attrs.evolve(held, lines=held.lines[:cut]) if cut else None
+        self._turn_start = min(self._turn_start, cut)
         return True

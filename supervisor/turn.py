@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import attrs
 
-from supervisor.launch import DEFAULT_PROFILE, LaunchProfile
+from supervisor.launch import DEFAULT_PROFILE, ClientTool, LaunchProfile
 
 Content = str | list[dict[str, Any]]
 
@@ -29,8 +29,20 @@ class TurnSettings:
 
 @attrs.frozen
 class TurnSpec:
+    """One turn: the conversation so far, the new message, and what the process must offer.
+
+    `namespace` owns the conversation (a session, or a stateless client's API key): a process
+    holding an earlier turn's conversation is only reused within it. `hold` says whether the
+    answer may stay on the process for the next turn (the caller then reports the answer as
+    the client will echo it back, see `TurnRunner.finish`).
+    """
+
     model: str
     message: Content
     history: tuple[Line, ...] = ()
     profile: LaunchProfile = DEFAULT_PROFILE
     settings: TurnSettings = TurnSettings()
+    system_prompt: str = attrs.field(default="", repr=lambda s: f"<{len(s)} chars>")
+    client_tools: tuple[ClientTool, ...] = ()
+    namespace: str = ""
+    hold: bool = False

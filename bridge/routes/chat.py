@@ -17,18 +17,14 @@ from bridge.errors import ApiError, InvalidRequest, to_api_error
 from bridge.routes.body import read_json
 from bridge.routes.sessions import session_id, sessions_of
 from bridge.routes.sse import open_stream
-from bridge.routes.turns import start
+from bridge.routes.turns import Hold, start
 from bridge.schemas import ChatCompletionRequest
 from bridge.sessions import Sessions, TurnKey, stored_answer
 from bridge.storage.base import StoreError
-from bridge.translate.chat_request import INSTRUCTION_ROLES, binding_key, conversation_lines
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder, completion_chunks
 from bridge.translate.choice import Output, StructuredOutputError
 from bridge.validation import parse_chat_request
-from bridge.validation.content import parse_messages
 from supervisor.errors import SupervisorError
-from supervisor.runner import Binding
-from supervisor.turn import Line
 
 log = structlog.get_logger(__name__)
 UNAPPLIED_HEADER = "X-Bridge-Unapplied-Params"
@@ -65,11 +61,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         log.info("params_not_applied", params=list(chat.unapplied))
     if session is not None and session.earlier is not None:
         return await _answer_stored(request, chat, session)
-    outputs, binding = start(request, chat, session.id if session is not None else None)
+    outputs, hold = start(request, chat, session.id if session is not None else None)
     if session is not None:
-        session.binding = binding
+        session.hold = hold
     record = CompletionBuilder(model=chat.model, n=chat.n, legacy_functions=chat.legacy_functions)
-    runner = request.app[appkeys.RUNNER]
     async with contextlib.aclosing(outputs):
         try:
             if not chat.stream:
@@ -86,8 +81,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         except StructuredOutputError as exc:
             raise failure(exc) from None
         finally:
-            if binding is not None:
-                runner.finish(binding)  # keeps the process for the session's next turn, or rewinds it
+            # The process keeps the conversation for the client's next turn, or is rewound.
+            hold.finish(record.answer(0))
 
 
 @attrs.define
@@ -100,34 +95,29 @@ class _SessionTurn:
     new_messages: list[dict[str, Any]]
     turn: TurnKey | None = None
     earlier: dict[str, Any] | None = None  # the answer an earlier attempt with this key stored
-    binding: Binding | None = None
+    hold: Hold | None = None
 
     @property
     def how(self) -> str:
         if self.earlier is not None:
             return "stored"
-        if self.binding is not None and self.binding.resumed:
-            return "resumed"
-        return "replayed" if self.history else "new"
+        if not self.history:
+            return "new"
+        lease = self.hold.lease if self.hold is not None else None
+        # Resumed: the process held the whole stored conversation, nothing was replayed.
+        return "resumed" if lease is not None and lease.resumed and not lease.replayed else "replayed"
 
     async def save(self, request: web.Request, completion: dict[str, Any]) -> bool:
         """Stores the turn; False when an earlier attempt with the same key stored it first."""
         answer = completion["choices"][0]["message"]
         message = {k: v for k, v in answer.items() if v is not None}
         turn = [*self.new_messages, message]
-        record, self.earlier = await self.sessions.append(self.id, turn, self.turn, completion)
+        _, self.earlier = await self.sessions.append(self.id, turn, self.turn, completion)
         if self.earlier is not None:
             log.info("session_turn_already_stored")
             return False
         request.app[appkeys.METRICS].session_turn(self.how)
         structlog.contextvars.bind_contextvars(session_turn=self.how)
-        if self.binding is not None and record["messages"] == [*self.history, *turn]:
-            # The stored conversation is exactly what the process now holds (no concurrent turn
-            # or trimming came between): the next turn may continue on it without a replay.
-            try:
-                self.binding.key_next = binding_key(self.id, stored_lines(record["messages"]))
-            except InvalidRequest:
-                self.binding.key_next = None
         return True
 
 
@@ -177,12 +167,6 @@ async def _answer_stored(
             await sse.send(json.dumps(chunk, ensure_ascii=False, separators=(",", ":")))
         await sse.send("[DONE]")
     return sse
-
-
-def stored_lines(messages: list[dict[str, Any]]) -> list[Line]:
-    """The conversation lines a stored history replays as (the same translation as a request)."""
-    parsed = parse_messages(messages)
-    return conversation_lines([m for m in parsed if m.role not in INSTRUCTION_ROLES])
 
 
 def count_usage(request: web.Request, prompt: int, completion: int) -> None:

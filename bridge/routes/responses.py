@@ -52,19 +52,24 @@ async def create(request: web.Request) -> web.StreamResponse:
     req = parse_responses_request(body, previous)
     chat = parse_chat_request(req.chat_body)
     builder = ResponseBuilder(id=response_id(request.headers.get(AFFINITY_HEADER)), echo=req.echo)
-    outputs, _ = start(request, chat)
+    outputs, hold = start(request, chat)
     async with contextlib.aclosing(outputs):
-        if req.stream:
-            return await _stream(request, req, chat, builder, outputs, previous)
         try:
-            async for _, items in outputs:
-                request.app[appkeys.METRICS].first_output(request)
-                builder.feed(items)
-        except StructuredOutputError as exc:
-            raise failure(exc, "text.format") from None
-        _count(request, builder)
-        await _save(request, req, builder, previous)
-        return web.json_response(builder.snapshot(), headers=response_headers(request, chat))
+            if req.stream:
+                return await _stream(request, req, chat, builder, outputs, previous)
+            try:
+                async for _, items in outputs:
+                    request.app[appkeys.METRICS].first_output(request)
+                    builder.feed(items)
+            except StructuredOutputError as exc:
+                raise failure(exc, "text.format") from None
+            _count(request, builder)
+            await _save(request, req, builder, previous)
+            return web.json_response(builder.snapshot(), headers=response_headers(request, chat))
+        finally:
+            # The process keeps the conversation for a continuation (previous_response_id or
+            # the full history resent), or is rewound.
+            hold.finish(builder.assistant_message() if builder.status == "completed" else None)
 
 
 async def _save(

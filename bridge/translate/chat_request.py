@@ -1,15 +1,13 @@
 """An OpenAI chat request -> the turn a slot runs. Pure.
 
-System and developer messages become the process's system prompt; the client's functions and
-the structured-output schema complete its launch profile. Every other earlier message is
+System and developer messages become the turn's system prompt and the client's functions its
+tools; the structured-output schema is the launch profile. Every other earlier message is
 replayed with its real role (tool calls as tool_use blocks, tool results as tool_result
 blocks); the last user message, or the trailing tool results, is the new turn.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from bridge.schemas import ChatCompletionRequest, ChatMessageIn, ImagePart, TextPart
@@ -92,9 +90,7 @@ def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str
     if request.tool_choice == "none" and not tool_history:
         tools = ()  # the surest way not to call a tool is not to have one
     profile = LaunchProfile(
-        system_prompt=system_prompt(request.messages),
         tools=cli_tools,
-        client_tools=tools,
         json_schema=request.response_format.schema if request.response_format else None,
     )
     *history, last = conversation_lines([m for m in request.messages if m.role not in INSTRUCTION_ROLES])
@@ -109,10 +105,12 @@ def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str
         history=tuple(history),
         profile=profile,
         settings=TurnSettings(effort=request.reasoning_effort, max_output_tokens=request.max_tokens),
+        system_prompt=system_prompt(request.messages),
+        client_tools=tools,
     )
 
 
-def binding_key(session_id: str, lines: tuple[Line, ...] | list[Line]) -> str:
-    """Names a session's conversation exactly: a process holding it may serve the next turn."""
-    material = json.dumps([[line.role, line.content] for line in lines], sort_keys=True, ensure_ascii=False)
-    return f"{session_id}|{hashlib.sha256(material.encode()).hexdigest()}"
+def answer_line(message: ChatMessageIn) -> Line | None:
+    """The line an assistant answer becomes when the client sends it back in its next request."""
+    lines = conversation_lines([message])
+    return lines[0] if len(lines) == 1 and lines[0].role == "assistant" else None

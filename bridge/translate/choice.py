@@ -82,6 +82,8 @@ class ChoiceAssembler:
     _prompt_usage: dict[str, Any] | None = None
     _message_usage: dict[str, Any] = attrs.field(factory=dict)
     _cutter: StopCutter | None = None
+    _ended_by_result: bool = False
+    _dropped: bool = False  # something the model said is not in the answer
 
     def __attrs_post_init__(self) -> None:
         if self.stops:
@@ -90,6 +92,11 @@ class ChoiceAssembler:
     @property
     def tool_calls(self) -> int:
         return self._calls
+
+    @property
+    def faithful(self) -> bool:
+        """The answer is everything the model said, as it said it (so a process may keep it)."""
+        return self._ended_by_result and not self._dropped and self.json_schema is None
 
     def feed(self, event: Event) -> list[Output]:
         if self.done:
@@ -136,6 +143,7 @@ class ChoiceAssembler:
     def _cut_short(self) -> Finished:
         """A stop sequence ended the answer; the turn is aborted, so usage is partly estimated."""
         self.done = True
+        self._dropped = True
         usage = self._prompt_usage or {}
         cache_read = int(usage.get("cache_read_input_tokens") or 0)
         cache_write = int(usage.get("cache_creation_input_tokens") or 0)
@@ -163,6 +171,7 @@ class ChoiceAssembler:
             self._text.append(rest)
             out.append(TextOut(rest))
         self.done = True
+        self._dropped = True
         if self.json_schema is not None:
             raise StructuredOutputError("the JSON output was cut off at max_tokens")
         out.append(Finished("length", usage_from_result({**self._message_usage, **event.usage})))
@@ -179,6 +188,7 @@ class ChoiceAssembler:
             return []
         if not name.startswith(MCP_PREFIX) or (self._calls and not self.parallel_tool_calls):
             self._blocks[block] = IGNORED
+            self._dropped = True
             return []
         self._blocks[block] = self._calls
         self._calls += 1
@@ -213,6 +223,7 @@ class ChoiceAssembler:
                 self._text.append(rest)
                 out.append(TextOut(rest))
         self.done = True
+        self._ended_by_result = True
         if self.json_schema is not None:
             out += self._check_json(result)
             reason = "length" if result.stop_reason == "max_tokens" else "stop"

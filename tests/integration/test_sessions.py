@@ -215,11 +215,11 @@ async def test_a_session_continues_on_the_process_that_holds_it(make_bridge, log
         resp = await client.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": text}], extra_body={"session_id": "sess_bound"}
         )
-        pids.append(next(s.pid for s in bridge.pool._seats if s is not None and s.binding))
+        pids.append(next(s.pid for s in bridge.pool._seats if s is not None and s.conversation))
         if i == 2:
             assert resp.choices[0].message.content == "yes"
-    resumed = [e["session_resumed"] for e in logs if e["event"] == "request" and "session_resumed" in e]
-    assert resumed == [False, True, True], "turns after the first skip the replay"
+    resumed = [(e["resumed_lines"], e["replayed_lines"]) for e in logs if e["event"] == "request"]
+    assert resumed == [(0, 0), (2, 0), (4, 0)], "turns after the first skip the replay"
     assert len(set(pids)) == 1
     (req,) = bridge.fake.find("Who am I?")
     assert convo(req) == [
@@ -273,10 +273,7 @@ async def test_tool_round_trip_on_a_bound_process(make_bridge, logs) -> None:  #
         extra_body={"session_id": "sess_toolbound"},
     )
     assert second.choices[0].message.content == "after-tool: FOUND"
-    assert [e.get("session_resumed") for e in logs if e["event"] == "request" and "session_resumed" in e] == [
-        False,
-        True,
-    ]
+    assert [(e["resumed_lines"], e["replayed_lines"]) for e in logs if e["event"] == "request"] == [(0, 0), (2, 0)]
 
 
 async def test_many_sessions_at_once_each_see_only_their_own_conversation(make_bridge) -> None:  # type: ignore[no-untyped-def]

@@ -17,12 +17,12 @@ def settings(tmp_path: Path, **env: str) -> LaunchSettings:
 
 
 def test_argv_locks_tools_settings_and_mcp_down(tmp_path: Path) -> None:
-    argv = build_argv(settings(tmp_path), tmp_path / "sp.txt", LaunchProfile("be nice"))
+    argv = build_argv(settings(tmp_path), tmp_path / "sp.txt", LaunchProfile())
     assert argv[argv.index("--tools") + 1] == ""
     assert argv[argv.index("--setting-sources") + 1] == ""
     assert "--strict-mcp-config" in argv and "--no-session-persistence" in argv
     assert "--bare" not in argv, "--bare would drop the hooks"
-    assert "be nice" not in argv, "prompts never go on argv"
+    assert "--mcp-config" not in argv, "the bridge's MCP server is connected per turn"
     assert not any(a in argv for a in ("--dangerously-skip-permissions", "acceptEdits", "bypassPermissions"))
 
 
@@ -38,10 +38,10 @@ def test_slot_dir_links_only_the_login(tmp_path: Path) -> None:
     creds.parent.mkdir(parents=True)
     creds.write_text("{}")
     (creds.parent / "settings.json").write_text('{"permissions": {"allow": ["Bash"]}}')
-    paths = prepare_slot_dir(settings(tmp_path), "s1", LaunchProfile("sys"))
+    paths = prepare_slot_dir(settings(tmp_path), "s1", LaunchProfile())
     assert (paths.home / ".claude" / ".credentials.json").resolve() == creds
     assert not (paths.home / ".claude" / "settings.json").exists()
-    assert paths.system_prompt_file.read_text() == "sys"
+    assert paths.system_prompt_file.read_text() == "", "turns set their own system prompt"
     assert not any(paths.cwd.iterdir())
 
 

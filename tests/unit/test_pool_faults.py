@@ -17,6 +17,7 @@ from supervisor import pool as pool_module
 from supervisor.errors import QueueTimeout
 from supervisor.events import ControlResponse, Event, ProcessExited
 from supervisor.launch import LaunchProfile, LaunchSettings
+from supervisor.placement import Want
 from supervisor.pool import Pool, PoolSettings
 from supervisor.slot import SlotState
 
@@ -75,8 +76,9 @@ async def test_a_failed_start_does_not_strand_the_waiter(make_pool) -> None:  # 
     await pool.start()
     assert await pool.wait_ready(5)
     StandInTransport.fail_starts = 1  # the slot started for the new profile fails once
-    slot = await asyncio.wait_for(pool.acquire(LaunchProfile(system_prompt="other")), 4)
-    assert slot.state is SlotState.BUSY and slot.profile.system_prompt == "other"
+    other = LaunchProfile(json_schema='{"type":"object"}')
+    slot = await asyncio.wait_for(pool.acquire(Want(other)), 4)
+    assert slot.state is SlotState.BUSY and slot.profile == other
     await pool.close(grace=0)
 
 
@@ -95,10 +97,10 @@ async def test_a_directory_failure_is_a_start_failure_not_an_orphaned_waiter(mak
 
     monkeypatch.setattr(pool_module, "prepare_slot_dir", flaky)
     with pytest.raises(QueueTimeout):
-        await pool.acquire(LaunchProfile(system_prompt="x"))
+        await pool.acquire(Want(LaunchProfile(tools=("WebFetch",))))
     assert "No space left" in (pool.last_start_error or "")
     # Nothing is left holding a slot: the next request is served.
-    slot = await asyncio.wait_for(pool.acquire(LaunchProfile(system_prompt="x")), 5)
+    slot = await asyncio.wait_for(pool.acquire(Want(LaunchProfile(tools=("WebFetch",)))), 5)
     assert slot.state is SlotState.BUSY
     assert pool.stats()["busy"] == 1
     await pool.close(grace=0)

@@ -53,7 +53,8 @@ def test_turn_from_request() -> None:
         }
     )
     turn = to_turn(req, "sonnet")
-    assert turn.profile == LaunchProfile(system_prompt="S1\n\nS2")
+    assert turn.profile == LaunchProfile()
+    assert turn.system_prompt == "S1\n\nS2"
     assert turn.history == (Line("user", "u1"), Line("assistant", "a1"))
     assert turn.message == [{"type": "text", "text": "u2"}]
     assert turn.model == "sonnet"
@@ -99,7 +100,7 @@ def test_tool_round_trip_becomes_tool_use_and_tool_result_blocks() -> None:
         }
     )
     turn = to_turn(req, "sonnet")
-    assert turn.profile.client_tools == (ClientTool("get_weather", "W", '{"properties":{"city":{}},"type":"object"}'),)
+    assert turn.client_tools == (ClientTool("get_weather", "W", '{"properties":{"city":{}},"type":"object"}'),)
     assert turn.history[1] == Line(
         "assistant",
         [
@@ -133,7 +134,7 @@ def test_tool_choice_none_without_tool_history_offers_no_tools() -> None:
     req = parse_chat_request(
         {"model": "m", "tools": tools, "tool_choice": "none", "messages": [{"role": "user", "content": "go"}]}
     )
-    assert to_turn(req, "sonnet").profile.client_tools == ()
+    assert to_turn(req, "sonnet").client_tools == ()
 
 
 def test_finish_reasons() -> None:

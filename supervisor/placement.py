@@ -1,0 +1,119 @@
+"""Which warm process a turn should run on. Pure: reads slots, changes nothing.
+
+A process can serve a turn when it was launched with the turn's launch profile and holds
+nothing the turn must not see: a process that once had a system prompt cannot go back to
+none, and the first set of client tools a process announced upstream stays in all its later
+requests, so those tools must be among the turn's own (docs/cli-findings.md).
+
+Among the processes that can, the order is:
+1. one holding the longest prefix of the turn's own conversation (same owner): only the rest
+   is replayed;
+2. one holding no conversation, the one whose fixed state fits the turn most closely (so the
+   most flexible processes stay free for turns only they can serve), then the warmest;
+3. (the pool's own step) an empty seat is filled with a new process;
+4. one holding another conversation: it is rewound first, the least recently used one;
+5. (the pool's own step) an idle process that cannot serve the turn is replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+import attrs
+
+from supervisor.conversation import Held, common_prefix, resume_point
+from supervisor.launch import ClientTool, LaunchProfile
+
+
+class SlotView(Protocol):
+    """What placement reads of a slot."""
+
+    profile: LaunchProfile
+    system_prompt: str
+    sticky: frozenset[ClientTool] | None
+    conversation: Held | None
+    last_used: float
+
+
+@attrs.frozen
+class Want:
+    """What a turn needs of a process."""
+
+    profile: LaunchProfile
+    prompted: bool = False
+    tools: frozenset[ClientTool] = frozenset()
+    namespace: str = ""
+    keys: tuple[str, ...] = ()  # supervisor.conversation.chain over the turn's history
+
+
+@attrs.frozen
+class Pick:
+    slot: SlotView
+    resume: int  # history lines the process already holds; the turn replays the rest
+    steals: bool = False  # the process held another conversation, which is rewound
+
+
+def compatible(slot: SlotView, want: Want) -> bool:
+    return (
+        slot.profile == want.profile
+        and (want.prompted or not slot.system_prompt)
+        and (slot.sticky is None or slot.sticky <= want.tools)
+    )
+
+
+def _holds(slot: SlotView) -> bool:
+    return slot.conversation is not None and bool(slot.conversation.lines)
+
+
+def _fit(slot: SlotView, want: Want) -> tuple[int, int, float]:
+    """Lower is better: exact tool fit, then no new system-prompt taint, then the warmest."""
+    if slot.sticky == want.tools or (slot.sticky is None and not want.tools):
+        tools = 0
+    elif slot.sticky is not None:
+        tools = 1
+    else:
+        tools = 2  # a process with no tools of its own yet would take these for good
+    prompt = 0 if bool(slot.system_prompt) == want.prompted else 1
+    return tools, prompt, -slot.last_used
+
+
+def pick(idle: Iterable[SlotView], want: Want) -> Pick | None:
+    """Steps 1 and 2: a process the turn can take without disturbing anyone."""
+    best: tuple[int, float, SlotView] | None = None
+    empty: list[SlotView] = []
+    for slot in idle:
+        if not compatible(slot, want):
+            continue
+        if not _holds(slot):
+            empty.append(slot)
+            continue
+        assert slot.conversation is not None
+        point = resume_point(slot.conversation, common_prefix(slot.conversation, want.namespace, want.keys))
+        if point > 0 and (best is None or (point, slot.last_used) > best[:2]):
+            best = (point, slot.last_used, slot)
+    if best is not None:
+        return Pick(best[2], best[0])
+    if empty:
+        return Pick(min(empty, key=lambda s: _fit(s, want)), 0)
+    return None
+
+
+def steal(idle: Iterable[SlotView], want: Want) -> Pick | None:
+    """Step 4: the least recently used process holding a conversation the turn can replace."""
+    candidates = [
+        s
+        for s in idle
+        if compatible(s, want) and _holds(s) and s.conversation is not None and resume_point(s.conversation, 0) == 0
+    ]
+    if not candidates:
+        return None
+    return Pick(min(candidates, key=lambda s: s.last_used), 0, steals=True)
+
+
+def victim(idle: Iterable[SlotView], want: Want) -> SlotView | None:
+    """Step 5: the idle process to replace: one holding nothing first, then the least recently used."""
+    candidates = [s for s in idle if not compatible(s, want)]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda s: (_holds(s), s.last_used))
