@@ -42,6 +42,7 @@ class Config:
     queue_timeout: float = 30.0
     turns_per_slot: int = 200
     max_slot_rss_mb: int = 450
+    hold_ttl: float = 1800.0
     start_timeout: float = 30.0
     shutdown_grace: float = 30.0
     max_request_bytes: int = 20 * 1024 * 1024
@@ -96,6 +97,7 @@ class Config:
             "QUEUE_TIMEOUT": ("queue_timeout", _float(0.0)),
             "TURNS_PER_SLOT": ("turns_per_slot", _int(1, 1_000_000)),
             "MAX_SLOT_RSS_MB": ("max_slot_rss_mb", _int(50, 1_000_000)),
+            "HOLD_TTL": ("hold_ttl", _float(0.0)),
             "START_TIMEOUT": ("start_timeout", _float(1.0)),
             "SHUTDOWN_GRACE": ("shutdown_grace", _float(0.0)),
             "MAX_REQUEST_BYTES": ("max_request_bytes", _int(1024, 1 << 31)),

@@ -35,6 +35,7 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
             start_timeout=config.start_timeout,
             turns_per_slot=config.turns_per_slot,
             max_slot_rss_mb=config.max_slot_rss_mb,
+            hold_ttl=config.hold_ttl,
         ),
         LaunchSettings(
             command=config.claude_command,

@@ -3,7 +3,9 @@
 A process can serve a turn when it was launched with the turn's launch profile and holds
 nothing the turn must not see: a process that once had a system prompt cannot go back to
 none, and the first set of client tools a process announced upstream stays in all its later
-requests, so those tools must be among the turn's own (docs/cli-findings.md).
+requests while tools added later are only sent as deferred (`defer_loading`, invisible to the
+model), so a process serves exactly its first tool set or, until it has one, any
+(docs/cli-findings.md).
 
 Among the processes that can, the order is:
 1. one holding the longest prefix of the turn's own conversation (same owner): only the rest
@@ -58,7 +60,7 @@ def compatible(slot: SlotView, want: Want) -> bool:
     return (
         slot.profile == want.profile
         and (want.prompted or not slot.system_prompt)
-        and (slot.sticky is None or slot.sticky <= want.tools)
+        and (slot.sticky is None or slot.sticky == want.tools)
     )
 
 
@@ -67,13 +69,9 @@ def _holds(slot: SlotView) -> bool:
 
 
 def _fit(slot: SlotView, want: Want) -> tuple[int, int, float]:
-    """Lower is better: exact tool fit, then no new system-prompt taint, then the warmest."""
-    if slot.sticky == want.tools or (slot.sticky is None and not want.tools):
-        tools = 0
-    elif slot.sticky is not None:
-        tools = 1
-    else:
-        tools = 2  # a process with no tools of its own yet would take these for good
+    """Lower is better: no new tool taint, then no new system-prompt taint, then the warmest."""
+    # A process with no tools of its own yet would take these for good: keep it for last.
+    tools = 0 if slot.sticky == want.tools or (slot.sticky is None and not want.tools) else 1
     prompt = 0 if bool(slot.system_prompt) == want.prompted else 1
     return tools, prompt, -slot.last_used
 

@@ -331,6 +331,7 @@ class Pool:
         if (
             slot not in self._seats
             or self._closed
+            or self.settings.hold_ttl <= 0
             or not slot.alive
             or conversation is None
             or resume_point(conversation, 0) != 0

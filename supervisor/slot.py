@@ -244,8 +244,9 @@ class Slot:
         """Makes the bridge's MCP server list exactly `tools`, and waits until the CLI has them.
 
         The CLI lists an MCP server's tools once per connection, so a changed set means a
-        reconnect (a few ms); tools first announced upstream stay for the process's life,
-        which the pool accounts for (`sticky`).
+        reconnect (a few ms). The first set announced upstream stays for the process's life
+        and later additions would only be deferred, which the pool accounts for (`sticky`):
+        after that first set, the listing never changes.
         """
         self.offer = attrs.evolve(self.offer, client_tools=tools)
         if self._mcp_connected:
@@ -293,8 +294,8 @@ class Slot:
             )
             self.settings = spec.settings
         if spec.client_tools != self.offer.client_tools:
-            if self.sticky is not None and not self.sticky <= set(spec.client_tools):
-                raise ControlError("mcp_set_servers: the process would still offer tools the turn does not have")
+            if self.sticky is not None and self.sticky != set(spec.client_tools):
+                raise ControlError("mcp_set_servers: the process offers its first tool set only")
             await self._offer_tools(spec.client_tools)
         if spec.client_tools and self.sticky is None:
             self.sticky = frozenset(spec.client_tools)
