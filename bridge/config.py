@@ -43,6 +43,8 @@ class Config:
     turns_per_slot: int = 200
     max_slot_rss_mb: int = 450
     hold_ttl: float = 1800.0
+    standby_slots: int = 1
+    standby_after: float = 2.0
     start_timeout: float = 30.0
     shutdown_grace: float = 30.0
     max_request_bytes: int = 20 * 1024 * 1024
@@ -98,6 +100,8 @@ class Config:
             "TURNS_PER_SLOT": ("turns_per_slot", _int(1, 1_000_000)),
             "MAX_SLOT_RSS_MB": ("max_slot_rss_mb", _int(50, 1_000_000)),
             "HOLD_TTL": ("hold_ttl", _float(0.0)),
+            "STANDBY_SLOTS": ("standby_slots", _int(0, 256)),
+            "STANDBY_AFTER": ("standby_after", _float(0.0)),
             "START_TIMEOUT": ("start_timeout", _float(1.0)),
             "SHUTDOWN_GRACE": ("shutdown_grace", _float(0.0)),
             "MAX_REQUEST_BYTES": ("max_request_bytes", _int(1024, 1 << 31)),

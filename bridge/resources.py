@@ -36,6 +36,8 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
             turns_per_slot=config.turns_per_slot,
             max_slot_rss_mb=config.max_slot_rss_mb,
             hold_ttl=config.hold_ttl,
+            standby=min(config.standby_slots, config.pool_size - 1),
+            standby_after=config.standby_after,
         ),
         LaunchSettings(
             command=config.claude_command,

@@ -15,6 +15,11 @@ Among the processes that can, the order is:
 3. (the pool's own step) an empty seat is filled with a new process;
 4. one holding another conversation: it is rewound first, the least recently used one;
 5. (the pool's own step) an idle process that cannot serve the turn is replaced.
+
+A process that cannot change back (it has tools or a system prompt of its own) is only
+useful to turns like the ones it served; a *blank* one serves any turn of its launch
+profile. So the pool keeps a standby of blank processes: when it has none, it replaces an
+idle process that holds no conversation and has not been used for a while (`standby_victim`).
 """
 
 from __future__ import annotations
@@ -115,3 +120,15 @@ def victim(idle: Iterable[SlotView], want: Want) -> SlotView | None:
     if not candidates:
         return None
     return min(candidates, key=lambda s: (_holds(s), s.last_used))
+
+
+def is_blank(slot: SlotView, profile: LaunchProfile) -> bool:
+    """A process that can still take any turn of `profile`: no tools, no prompt, nothing held."""
+    return slot.profile == profile and slot.sticky is None and not slot.system_prompt and not _holds(slot)
+
+
+def standby_victim(idle: Iterable[SlotView], profile: LaunchProfile, now: float, min_idle: float) -> SlotView | None:
+    """The idle process to replace with a blank one: unused for `min_idle` seconds, holding
+    nothing, the least recently used."""
+    candidates = [s for s in idle if not _holds(s) and not is_blank(s, profile) and now - s.last_used >= min_idle]
+    return min(candidates, key=lambda s: s.last_used, default=None)

@@ -52,6 +52,8 @@ class PoolSettings:
     start_failures_before_unavailable: int = 3
     start_backoff_max: float = 30.0
     hold_ttl: float = 1800.0  # an idle held conversation nobody continued is forgotten after this
+    standby: int = 1  # blank processes kept ready for turns no other process can serve
+    standby_after: float = 2.0  # seconds unused before a process may be replaced by a blank one
 
 
 @attrs.define(eq=False)
@@ -189,6 +191,7 @@ class Pool:
         conversations nobody continued within `hold_ttl`."""
         while slot.alive:
             await asyncio.sleep(0.5)
+            self._keep_standby()
             if (
                 slot.state is SlotState.IDLE
                 and slot.conversation is not None
@@ -317,6 +320,7 @@ class Pool:
                 continue
             if not waiter.provisioned:
                 waiter.provisioned = self._replace_one(waiter.want)
+        self._keep_standby()
 
     def _idle_slots(self) -> list[Slot]:
         return [s for s in self._seats if s is not None and s.state is SlotState.IDLE]
@@ -356,12 +360,33 @@ class Pool:
         if victim is None:
             return False
         assert isinstance(victim, Slot)
+        return self._replace(victim, want.profile)
+
+    def _keep_standby(self) -> None:
+        """Keeps `standby` blank processes ready (see `supervisor.placement`), in the background."""
+        if self._closed or self._waiters or not self.settings.standby or self.unavailable:
+            return
+        profile = self.default_profile
+        ready = sum(
+            1
+            for s in self._seats
+            if s is not None and s.state in (SlotState.IDLE, SlotState.STARTING) and placement.is_blank(s, profile)
+        )
+        if ready >= self.settings.standby or self._fill_free_seat(profile):
+            return
+        victim = placement.standby_victim(self._idle_slots(), profile, time.monotonic(), self.settings.standby_after)
+        if victim is not None:
+            assert isinstance(victim, Slot)
+            log.info("slot_recycled_for_standby", slot_id=victim.slot_id)
+            self._replace(victim, profile)
+
+    def _replace(self, victim: Slot, profile: LaunchProfile) -> bool:
         seat = self._seats.index(victim)
         victim.state = SlotState.DEAD
         self._seats[seat] = None
         self.background(self._close_slot(victim), name=f"replace-{victim.slot_id}")
         _remove_tree_later(self, self.launch.workdir / victim.slot_id)
-        return self._spawn(seat, want.profile) is not None
+        return self._spawn(seat, profile) is not None
 
     def release(self, slot: Slot, *, healthy: bool = True) -> None:
         """Gives a slot back after a turn: rewound in the background, or replaced."""
