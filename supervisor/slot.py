@@ -128,7 +128,7 @@ class Slot:
         self.models = list(resp.get("models") or [])
         self.model = "sonnet"
         # Connected now, with no tools, so that a turn's tools are a cheap re-listing later.
-        await self._offer_tools((), timeout, wait=False)
+        await self._offer_tools((), timeout)
         if self.state is SlotState.STARTING:  # not if it already exited
             self.state = SlotState.IDLE
 
@@ -240,7 +240,7 @@ class Slot:
 
     # -- what the process offers --------------------------------------------------------
 
-    async def _offer_tools(self, tools: tuple[ClientTool, ...], timeout: float = 5.0, *, wait: bool = True) -> None:
+    async def _offer_tools(self, tools: tuple[ClientTool, ...], timeout: float = 5.0) -> None:
         """Makes the bridge's MCP server list exactly `tools`, and waits until the CLI has them.
 
         The CLI lists an MCP server's tools once per connection, so a changed set means a
@@ -258,8 +258,6 @@ class Slot:
             timeout=timeout,
         )
         self._mcp_connected = True
-        if not wait:
-            return
         try:
             await asyncio.wait_for(self._listed.wait(), timeout)
         except TimeoutError:

@@ -15,7 +15,7 @@ import pytest
 
 from supervisor import pool as pool_module
 from supervisor.errors import QueueTimeout
-from supervisor.events import ControlResponse, Event, ProcessExited
+from supervisor.events import ControlRequest, ControlResponse, Event, ProcessExited
 from supervisor.launch import LaunchProfile, LaunchSettings
 from supervisor.placement import Want
 from supervisor.pool import Pool, PoolSettings
@@ -42,6 +42,10 @@ class StandInTransport:
     async def write(self, message: Mapping[str, Any]) -> None:
         if message.get("type") == "control_request":
             self._events.put_nowait(ControlResponse(str(message["request_id"]), True, {"models": []}))
+            if message["request"].get("subtype") == "mcp_set_servers" and message["request"].get("servers"):
+                # Like the CLI, list the tools of a server that was just connected.
+                listing = {"server_name": "c", "message": {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}}
+                self._events.put_nowait(ControlRequest("cli_list", "mcp_message", listing))
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
