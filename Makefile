@@ -77,6 +77,7 @@ unit: setup-dev ## the pure tests only (no CLI needed)
 
 bench: setup-dev cli ## benchmarks against the fake upstream, printed as tables
 	$(PY) -m bench.bench
+	$(PY) -m bench.agent
 
 health:
 	curl -fsS http://$(HOST):$(PORT)/health; echo
