@@ -49,6 +49,9 @@ def _user_line(content: Any, line_id: str, *, query: bool) -> dict[str, Any]:
         "parent_tool_use_id": None,
         "session_id": "default",
         "uuid": line_id,
+        # The client's text as written: no `@path` file mention is expanded (the CLI would read
+        # that file from the host and send it upstream) and no `/command` is run.
+        "client_composed": True,
     }
     if not query:
         line["shouldQuery"] = False
