@@ -21,9 +21,10 @@ from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
 from bridge.sessions import Sessions, TurnKey, stored_answer
 from bridge.storage.base import StoreError
-from bridge.translate.chat_request import INSTRUCTION_ROLES, binding_key, conversation_lines
+from bridge.translate.chat_request import binding_key
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder, completion_chunks
 from bridge.translate.choice import Output, StructuredOutputError
+from bridge.translate.conversation import INSTRUCTION_ROLES, conversation_lines
 from bridge.validation import parse_chat_request
 from bridge.validation.content import parse_messages
 from supervisor.errors import SupervisorError
@@ -145,9 +146,15 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
         return None  # validation reports it
     record = await sessions.load(sid)
     history = list((record or {}).get("messages", []))
-    body["messages"] = [*history, *messages]
+    # The request's leading instructions stay leading (its system prompt); without any other
+    # message, they are what this turn answers, after the history.
+    first = next((i for i, m in enumerate(messages) if not _is_instruction(m)), len(messages))
+    if first < len(messages):
+        body["messages"] = [*messages[:first], *history, *messages[first:]]
+    else:
+        body["messages"] = [*history, *messages]
     structlog.contextvars.bind_contextvars(session_id=sid, history_messages=len(history))
-    new = [m for m in messages if not (isinstance(m, dict) and m.get("role") in ("system", "developer"))]
+    new = [m for m in messages if not _is_instruction(m)]
     session = _SessionTurn(sessions, sid, history, new)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None:
@@ -177,6 +184,10 @@ async def _answer_stored(
             await sse.send(json.dumps(chunk, ensure_ascii=False, separators=(",", ":")))
         await sse.send("[DONE]")
     return sse
+
+
+def _is_instruction(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("role") in INSTRUCTION_ROLES
 
 
 def stored_lines(messages: list[dict[str, Any]]) -> list[Line]:

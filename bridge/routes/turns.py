@@ -15,6 +15,7 @@ from bridge.modelmap import UnknownModel
 from bridge.schemas import ChatCompletionRequest
 from bridge.translate.chat_request import binding_key, instruction, to_turn
 from bridge.translate.choice import ChoiceAssembler, Output
+from bridge.translate.conversation import split
 from supervisor.runner import Binding, TurnRunner
 from supervisor.turn import TurnSpec
 
@@ -92,13 +93,15 @@ def start(
 
     binding = None
     # Only when the process will hold exactly what the stored session replays: one choice, no
-    # instruction added to the message, no structured output, and tool call ids the client keeps.
+    # instruction or continuation request added to the conversation, no structured output, and
+    # tool call ids the client keeps.
     if (
         session_id is not None
         and chat.n == 1
         and not chat.legacy_functions
         and spec.profile.json_schema is None
         and instruction(chat, bool(spec.profile.client_tools)) is None
+        and split(chat.messages).exact
     ):
         binding = Binding(session=session_id, key_now=binding_key(session_id, spec.history))
     return run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, binding), binding

@@ -53,8 +53,9 @@ def test_turn_from_request() -> None:
         }
     )
     turn = to_turn(req, "sonnet")
-    assert turn.profile == LaunchProfile(system_prompt="S1\n\nS2")
-    assert turn.history == (Line("user", "u1"), Line("assistant", "a1"))
+    assert turn.profile == LaunchProfile(system_prompt="S1")
+    reminder = {"type": "text", "text": "<system-reminder>\nS2\n</system-reminder>"}
+    assert turn.history == (Line("user", [{"type": "text", "text": "u1"}, reminder]), Line("assistant", "a1"))
     assert turn.message == [{"type": "text", "text": "u2"}]
     assert turn.model == "sonnet"
     assert turn.settings == TurnSettings(effort="high", max_output_tokens=50)
