@@ -50,8 +50,10 @@ def _user_line(content: Any, line_id: str, *, query: bool) -> dict[str, Any]:
         "session_id": "default",
         "uuid": line_id,
         # The client's text as written: no `@path` file mention is expanded (the CLI would read
-        # that file from the host and send it upstream) and no `/command` is run.
-        "client_composed": True,
+        # that file from the host and send it upstream) and no `/command` is run. (Not
+        # `client_composed`, which also skips the CLI's turn-start pass and leaves an empty
+        # system message upstream.)
+        "text_not_typed": True,
     }
     if not query:
         line["shouldQuery"] = False
