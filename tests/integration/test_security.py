@@ -66,7 +66,7 @@ async def test_cli_children_do_not_inherit_bridge_secrets(make_bridge) -> None: 
 
 async def test_file_mentions_and_slash_commands_are_plain_text(bridge: Bridge, tmp_path: Path) -> None:
     """The CLI expands `@path` in a user message by reading that file from the host, and runs
-    `/commands`; the bridge marks every user line client-composed, so neither happens."""
+    `/commands`; the bridge marks every user line `text_not_typed`, so neither happens."""
     secret = tmp_path / "host-secret.txt"
     secret.write_text("HOST-SECRET-7731")
     client = bridge.client()
