@@ -17,6 +17,7 @@ import structlog
 from supervisor.errors import ControlError, SlotDied, TurnTimeout, UpstreamError
 from supervisor.events import AssistantMessage, Event, Result, TextDelta, ToolInputDelta, ToolUseStart
 from supervisor.pool import Pool
+from supervisor.reask import run_turn
 from supervisor.slot import Slot
 from supervisor.turn import TurnSpec
 
@@ -107,7 +108,7 @@ class TurnRunner:
                 if slot.resumed:  # the process already holds this session's history
                     run_spec = attrs.evolve(spec, history=())
             try:
-                async for event in slot.run(run_spec, deadline, self.request_timeout, keep=binding is not None):
+                async for event in run_turn(slot, run_spec, deadline, self.request_timeout, keep=binding is not None):
                     if isinstance(event, Result):
                         outcome = "finished"
                         if binding is not None and not event.is_error:

@@ -28,9 +28,22 @@ class TurnSettings:
 
 
 @attrs.frozen
+class ReAsk:
+    """A turn that must end in a call: structured output, or a deferred client tool call.
+
+    When the turn's result has neither, `message` is sent in the same conversation, on the same
+    process, up to `times` times (see `supervisor.reask`).
+    """
+
+    message: Content
+    times: int = 2
+
+
+@attrs.frozen
 class TurnSpec:
     model: str
     message: Content
     history: tuple[Line, ...] = ()
     profile: LaunchProfile = DEFAULT_PROFILE
     settings: TurnSettings = TurnSettings()
+    reask: ReAsk | None = None

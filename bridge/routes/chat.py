@@ -23,7 +23,7 @@ from bridge.sessions import Sessions, TurnKey, stored_answer
 from bridge.storage.base import StoreError
 from bridge.translate.chat_request import binding_key
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder, completion_chunks
-from bridge.translate.choice import Output, StructuredOutputError
+from bridge.translate.choice import ForcedCallError, Output, StructuredOutputError
 from bridge.translate.conversation import INSTRUCTION_ROLES, conversation_lines
 from bridge.validation import parse_chat_request
 from bridge.validation.content import parse_messages
@@ -203,6 +203,8 @@ def count_usage(request: web.Request, prompt: int, completion: int) -> None:
 
 def failure(exc: Exception, json_param: str = "response_format") -> ApiError:
     """The OpenAI error for what ended a turn; `json_param` names the API's structured-output field."""
+    if isinstance(exc, ForcedCallError):
+        return ApiError(str(exc), status=502, type="api_error", param="tool_choice", code="tool_choice_not_followed")
     if isinstance(exc, StructuredOutputError):
         return ApiError(str(exc), status=502, type="api_error", param=json_param, code="invalid_structured_output")
     return to_api_error(exc)

@@ -16,6 +16,7 @@ from bridge.schemas import ChatCompletionRequest
 from bridge.translate.chat_request import binding_key, instruction, to_turn
 from bridge.translate.choice import ChoiceAssembler, Output
 from bridge.translate.conversation import split
+from bridge.translate.forced import forced_call
 from supervisor.runner import Binding, TurnRunner
 from supervisor.turn import TurnSpec
 
@@ -86,9 +87,16 @@ def start(
     structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
     spec = to_turn(chat, cli_model, request.app[appkeys.CONFIG].cli_tools)
 
+    forced = forced_call(chat)
+    offered = frozenset(t.name for t in spec.profile.client_tools)
+
     def assembler() -> ChoiceAssembler:
         return ChoiceAssembler(
-            json_schema=spec.profile.json_schema, stops=chat.stop, parallel_tool_calls=chat.parallel_tool_calls
+            json_schema=spec.profile.json_schema,
+            stops=chat.stop,
+            parallel_tool_calls=chat.parallel_tool_calls,
+            forced=forced,
+            tool_names=offered,
         )
 
     binding = None

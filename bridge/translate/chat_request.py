@@ -11,13 +11,14 @@ import hashlib
 import json
 
 from bridge.schemas import ChatCompletionRequest
-from bridge.translate.conversation import as_blocks, split
+from bridge.translate.conversation import as_blocks, reminder, split
+from bridge.translate.forced import forced_call
 from supervisor.launch import ClientTool, LaunchProfile
 from supervisor.turn import Line, TurnSettings, TurnSpec
 
 
 def instruction(request: ChatCompletionRequest, tools_offered: bool) -> str | None:
-    """tool_choice has no CLI control: it is asked for in words, next to the new message."""
+    """tool_choice is asked for in words, next to the new message (and enforced: see `forced`)."""
     if request.tool_choice == "required":
         return "Answer by calling one or more of the available tools."
     if request.tool_choice == "function":
@@ -28,27 +29,33 @@ def instruction(request: ChatCompletionRequest, tools_offered: bool) -> str | No
 
 
 def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str, ...] = ()) -> TurnSpec:
-    tools = tuple(ClientTool(f.name, f.description, f.parameters) for f in request.tools)
+    functions = request.tools
     tool_history = any(m.tool_calls or m.role == "tool" for m in request.messages)
     if request.tool_choice == "none" and not tool_history:
-        tools = ()  # the surest way not to call a tool is not to have one
+        functions = ()  # the surest way not to call a tool is not to have one
+    json_schema = request.response_format.schema if request.response_format else None
+    forced = forced_call(request)
+    if forced is not None:  # see bridge.translate.forced
+        functions, json_schema = forced.functions, forced.schema
+    tools = tuple(ClientTool(f.name, f.description, f.parameters) for f in functions)
     conversation = split(request.messages)
     profile = LaunchProfile(
         system_prompt=conversation.system_prompt,
         tools=cli_tools,
         client_tools=tools,
-        json_schema=request.response_format.schema if request.response_format else None,
+        json_schema=json_schema,
     )
     message = conversation.message
-    reminder = instruction(request, bool(tools))
-    if reminder:
-        message = [*as_blocks(message), {"type": "text", "text": f"<system-reminder>{reminder}</system-reminder>"}]
+    asked = instruction(request, bool(tools))
+    if asked:
+        message = [*as_blocks(message), reminder(asked)]
     return TurnSpec(
         model=cli_model,
         message=message,
         history=conversation.history,
         profile=profile,
         settings=TurnSettings(effort=request.reasoning_effort, max_output_tokens=request.max_tokens),
+        reask=forced.reask() if forced is not None else None,
     )
 
 
