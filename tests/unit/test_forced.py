@@ -13,6 +13,7 @@ from bridge.translate.choice import ChoiceAssembler, Finished, ForcedCallError, 
 from bridge.translate.forced import REASKS, forced_call
 from bridge.validation import parse_chat_request
 from supervisor.events import ReAsked, Result, TextDelta, ToolInputDelta, ToolUseStart
+from tests.fake_upstream import made_to_call
 
 POINT = {
     "type": "object",
@@ -136,3 +137,23 @@ def test_unoffered_functions_are_never_reported_without_tool_choice() -> None:
     asm = ChoiceAssembler(tool_names=frozenset({"move"}))
     out = feed(asm, [ToolUseStart(0, "toolu_1", "mcp__c__jump"), ToolInputDelta(0, "{}"), result()])
     assert out == [Finished("stop", out[-1].usage)]
+
+
+def test_the_fake_model_calls_only_when_made_to() -> None:
+    """The fake upstream's `<<textunlessforced>>` model, which the integration tests rely on."""
+    tools = [{"name": "mcp__c__move", "input_schema": POINT}, {"name": "web_search", "type": "web_search_20250305"}]
+    user = {"role": "user", "content": "go <<textunlessforced:1>>"}
+    answer = {"role": "assistant", "content": [{"type": "text", "text": "words"}]}
+    nudge = {"role": "user", "content": [{"type": "text", "text": "Call the `move` tool now."}]}
+    assert made_to_call({"tools": tools}, [user], "go <<textunlessforced:1>>") is None
+    assert made_to_call({"tools": tools}, [user, answer, nudge], "Call the `move` tool now.") is None, "ignores one"
+    again = [user, answer, nudge, answer, nudge]
+    assert made_to_call({"tools": tools}, again, "Call the `move` tool now.") == ("mcp__c__move", {"at": {"x": 0}})
+    forced = {"tools": tools, "tool_choice": {"type": "tool", "name": "mcp__c__move"}}
+    assert made_to_call(forced, [{"role": "user", "content": "plain"}], "plain") == ("mcp__c__move", {"at": {"x": 0}})
+    assert made_to_call({"tools": tools, "tool_choice": {"type": "any"}}, [user], "") == (
+        "mcp__c__move",
+        {"at": {"x": 0}},
+    )
+    server_tool = {"tools": tools, "tool_choice": {"type": "tool", "name": "web_search"}}
+    assert made_to_call(server_tool, [user], "") is None, "server tools are not the fake's to call"
