@@ -263,6 +263,10 @@ class Slot:
                     },
                 }
             )
+            if spec.settings.max_thinking_tokens != self.settings.max_thinking_tokens:
+                await self.control(
+                    {"subtype": "set_max_thinking_tokens", "max_thinking_tokens": spec.settings.max_thinking_tokens}
+                )
             self.settings = spec.settings
         for line in spec.history:
             await self._replay(line, deadline, timeout_total)
@@ -302,17 +306,18 @@ class Slot:
         while not isinstance(await self._next(deadline, timeout_total), Result):
             pass
 
-    async def interrupt(self, timeout: float = 1.0) -> bool:
-        """Stops a running turn; True once the CLI confirmed with its Result."""
+    async def interrupt(self, timeout: float = 1.0) -> Result | None:
+        """Stops a running turn; the CLI's Result once it confirmed (it carries the turn's cost), else None."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
             await self.control({"subtype": "interrupt"}, timeout=timeout)
             while True:
-                if isinstance(await self._next(deadline, timeout), Result):
-                    return True
+                event = await self._next(deadline, timeout)
+                if isinstance(event, Result):
+                    return event
         except (TimeoutError, TurnTimeout, SlotDied, ControlError):
-            return False
+            return None
 
     async def reset(self) -> bool:
         """Rewinds to an empty conversation. False means: recycle this process instead."""

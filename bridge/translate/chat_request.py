@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from bridge.schemas import ChatCompletionRequest, ChatMessageIn, ImagePart, TextPart
+from bridge.schemas import ChatCompletionRequest, ChatMessageIn, ImagePart, ImageUrlPart, Part
 from supervisor.launch import MCP_PREFIX, ClientTool, LaunchProfile
 from supervisor.turn import Content, Line, TurnSettings, TurnSpec
 
@@ -23,9 +23,11 @@ def system_prompt(messages: tuple[ChatMessageIn, ...]) -> str:
     return "\n\n".join(m.text for m in messages if m.role in INSTRUCTION_ROLES and m.text)
 
 
-def _block(part: TextPart | ImagePart) -> dict[str, Any]:
+def _block(part: Part) -> dict[str, Any]:
     if isinstance(part, ImagePart):
         return {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.data}}
+    if isinstance(part, ImageUrlPart):  # the CLI passes it on; Anthropic fetches it, never this host
+        return {"type": "image", "source": {"type": "url", "url": part.url}}
     return {"type": "text", "text": part.text}
 
 
@@ -50,8 +52,14 @@ def _assistant(message: ChatMessageIn) -> Content:
 
 
 def _tool_result(message: ChatMessageIn) -> dict[str, Any]:
-    content = content_blocks(message)
-    return {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": content}
+    block: dict[str, Any] = {
+        "type": "tool_result",
+        "tool_use_id": message.tool_call_id,
+        "content": content_blocks(message),
+    }
+    if message.is_error:
+        block["is_error"] = True
+    return block
 
 
 def conversation_lines(messages: list[ChatMessageIn]) -> list[Line]:
@@ -108,7 +116,11 @@ def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str
         message=message,
         history=tuple(history),
         profile=profile,
-        settings=TurnSettings(effort=request.reasoning_effort, max_output_tokens=request.max_tokens),
+        settings=TurnSettings(
+            effort=request.reasoning_effort,
+            max_output_tokens=request.max_tokens,
+            max_thinking_tokens=request.max_thinking_tokens,
+        ),
     )
 
 
