@@ -241,14 +241,7 @@ class Slot:
         self, spec: TurnSpec, deadline: float, timeout_total: float, *, keep: bool = False
     ) -> AsyncIterator[Event]:
         """Replays history, sends the message, yields events up to and including the Result."""
-        self.last_used = time.monotonic()
-        while not self._queue.empty():  # anything the process said between turns
-            event = self._queue.get_nowait()
-            if isinstance(event, ProcessExited):
-                raise SlotDied("the CLI process exited while idle")
-        if spec.model != self.model:
-            await self.control({"subtype": "set_model", "model": spec.model})
-            self.model = spec.model
+        await self._take(spec.model)
         if spec.settings != self.settings:
             await self.control(
                 {
@@ -286,6 +279,28 @@ class Slot:
                 yield event
                 return
             yield event
+
+    async def _take(self, model: str) -> None:
+        """Starts using the slot for a request: what it said while idle is dropped, the model set."""
+        self.last_used = time.monotonic()
+        while not self._queue.empty():  # anything the process said between turns
+            event = self._queue.get_nowait()
+            if isinstance(event, ProcessExited):
+                raise SlotDied("the CLI process exited while idle")
+        if model != self.model:
+            await self.control({"subtype": "set_model", "model": model})
+            self.model = model
+
+    async def context_usage(self, spec: TurnSpec, deadline: float, timeout_total: float) -> dict[str, Any]:
+        """The CLI's own count of this conversation (`get_context_usage`, detail `full`: Anthropic's
+        token-counting API, per category), with no upstream turn; `reset()` removes it afterwards."""
+        await self._take(spec.model)
+        for line in (*spec.history, Line("user", spec.message)):
+            await self._replay(line, deadline, timeout_total)
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise TurnTimeout(timeout_total)
+        return await self.control({"subtype": "get_context_usage", "detail": "full"}, timeout=remaining)
 
     def _mark(self, line_id: str | None, *, user: bool) -> None:
         if self._anchor is None and line_id is not None:

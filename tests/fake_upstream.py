@@ -22,6 +22,10 @@ script and no shared per-test queue is needed:
     <<tool:NAME:JSON>>    ask for any tool with this input (after the text of say/words/chunks, if any)
     <<calls:JSON>>        ask for several tools at once: a JSON list of [name, input] pairs
     <<has:X>>             answer "yes" if X occurs anywhere in the earlier messages, else "no"
+    <<counterror:STATUS>> make /v1/messages/count_tokens fail with this status
+
+/v1/messages/count_tokens answers one token per four characters of the JSON of `system`,
+`messages` and `tools` (`count_tokens`), so a figure can be checked against what was counted.
 
 Without a directive it answers "Hello from the fake upstream.". After a tool_result it answers
 "after-tool: " and the tool result's text. Every request body is recorded in `requests`.
@@ -73,6 +77,11 @@ def block_text(content: Any) -> str:
         elif block.get("type") == "tool_result":
             parts.append(block_text(block.get("content")))
     return "\n".join(parts)
+
+
+def count_tokens(value: Any) -> int:
+    """The fake upstream's tokenizer: a token per four characters of the JSON, at least one."""
+    return max(1, len(json.dumps(value, separators=(",", ":"))) // 4)
 
 
 def last_user(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -135,7 +144,7 @@ class FakeUpstream:
         self.max_in_flight = max(self.max_in_flight, self.in_flight())
         try:
             if request.method == "POST" and request.path.endswith("/count_tokens"):
-                return web.json_response({"input_tokens": 10})
+                return self._count(body)
             if request.method == "POST" and request.path.startswith("/v1/messages"):
                 return await self._messages(request, rec)
             return web.json_response(
@@ -336,6 +345,14 @@ class FakeUpstream:
         await send("message_stop", {"type": "message_stop"})
         await resp.write_eof()
         return resp
+
+    def _count(self, body: dict[str, Any]) -> web.Response:
+        """The fake's token count: one token per four characters of the JSON of what is counted."""
+        text = block_text(last_user(body.get("messages", [])).get("content"))
+        if "counterror" in dict(DIRECTIVE.findall(text)):
+            return self._error(int(dict(DIRECTIVE.findall(text))["counterror"] or 500))
+        counted = {k: body.get(k) for k in ("system", "messages", "tools") if body.get(k)}
+        return web.json_response({"input_tokens": count_tokens(counted)})
 
     @staticmethod
     def _tool_use(name: str, args: dict[str, Any]) -> dict[str, Any]:
