@@ -22,6 +22,7 @@ from bridge.spend.budgets import ANONYMOUS, exceeded, fingerprint
 
 GENERATION_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/messages")
 ADJECTIVE = {"day": "daily", "month": "monthly"}
+SO_FAR = {"day": "today", "month": "this month"}
 TURN_PATHS = (*GENERATION_PATHS, "/v1/messages/count_tokens")  # each holds a CLI process
 CLIENT = web.RequestKey("client", str)
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
@@ -99,7 +100,7 @@ async def check_budget(request: web.Request) -> None:
     request.app[appkeys.METRICS].budget_rejections.labels(account).inc()
     raise InsufficientQuota(
         f"You exceeded your current quota: this key's {ADJECTIVE[over['period']]} budget of ${over['limit_usd']:g} "
-        f"is used up (${over['spent_usd']:.4f} spent this {over['period']}, UTC)."
+        f"is used up (${over['spent_usd']:.4f} spent {SO_FAR[over['period']]}, UTC)."
         " Ask the operator to raise KEY_BUDGETS."
     )
 

@@ -55,6 +55,7 @@ class Recorded:
     started: float
     finished: float | None = None
     disconnected: float | None = None
+    usage: dict[str, int] | None = None  # what the fake reported, once it answered in full
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -250,7 +251,9 @@ class FakeUpstream:
             "cache_creation_input_tokens": cache_write,
         }
         msg_id = "msg_" + uuid.uuid4().hex[:20]
+        reported = {**usage, "output_tokens": output_tokens}
         if not body.get("stream"):
+            rec.usage = reported
             content = ([{"type": "text", "text": "".join(chunks)}] if chunks else []) + blocks
             return web.json_response(
                 {
@@ -344,6 +347,7 @@ class FakeUpstream:
         )
         await send("message_stop", {"type": "message_stop"})
         await resp.write_eof()
+        rec.usage = reported
         return resp
 
     def _count(self, body: dict[str, Any]) -> web.Response:
