@@ -117,7 +117,7 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     if origins and origin and ("*" in origins or origin in origins):
         response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
         response.headers["Access-Control-Expose-Headers"] = (
-            "X-Request-ID, X-Session-ID, X-Bridge-Unapplied-Params, X-Bridge-Usage-Estimated, "
+            "X-Request-ID, request-id, X-Session-ID, X-Bridge-Unapplied-Params, X-Bridge-Usage-Estimated, "
             "X-Bridge-Session, X-Bridge-Replica, "
             "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, Retry-After"
         )

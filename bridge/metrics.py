@@ -1,5 +1,6 @@
 """Prometheus metrics: request counts and latency, time to first token, queue and slots, restarts,
-retries, upstream errors by kind, tokens. One registry per application (tests build many)."""
+retries, upstream errors by kind, tokens, and spend per API key fingerprint (this process's
+counts; /v1/usage has the stored totals). One registry per application (tests build many)."""
 
 from __future__ import annotations
 

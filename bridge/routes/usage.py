@@ -14,7 +14,7 @@ from aiohttp import web
 from bridge import appkeys
 from bridge.access import is_admin
 from bridge.errors import InvalidRequest
-from bridge.spend.budgets import FINGERPRINT, report
+from bridge.spend.budgets import ANONYMOUS, FINGERPRINT, report
 from bridge.spend.figures import PERIODS, current, empty_figures
 from bridge.storage.base import Record
 
@@ -34,8 +34,8 @@ async def usage(request: web.Request) -> web.Response:
     ledger = request.app[appkeys.LEDGER]
     now = time.time()
     wanted = request.query.get("key")
-    if wanted is not None and not FINGERPRINT.match(wanted):
-        raise InvalidRequest("'key' must be a key fingerprint (key_ and 10 hex digits).", param="key")
+    if wanted is not None and not (FINGERPRINT.match(wanted) or wanted == ANONYMOUS):
+        raise InvalidRequest("'key' must be a key fingerprint (key_ and 10 hex digits) or 'anonymous'.", param="key")
     if is_admin(request):
         records = {r["id"]: r for r in await ledger.all() if isinstance(r.get("id"), str)}
         keys = [wanted] if wanted is not None else sorted(records)

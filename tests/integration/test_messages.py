@@ -463,3 +463,17 @@ async def test_count_tokens_when_the_counting_api_fails(bridge: Bridge) -> None:
     assert "x-bridge-usage-estimated" not in failing.http_response.headers
     assert (await failing.parse()).input_tokens > 0
     assert any(r.path.endswith("/count_tokens") for r in bridge.fake.requests)
+
+
+async def test_nothing_runs_on_the_host_whatever_the_request_says(bridge: Bridge, tmp_path: Any) -> None:
+    target = tmp_path / "bash-was-here"
+    # The upstream asks for the CLI's Bash; a client tool merely named like a server tool is the client's.
+    message = await client(bridge).messages.create(
+        model="sonnet",
+        max_tokens=100,
+        tools=[{"name": "bash", "description": "a client tool", "input_schema": {"type": "object"}}],
+        messages=user(f"<<bash:touch {target}>>"),
+    )
+    assert not target.exists(), "Bash ran on the host"
+    assert message.content and message.content[0].type == "text", "the client still gets an answer"
+    assert all(b.type != "tool_use" for b in message.content), "the CLI's Bash is never offered as a client call"
