@@ -24,6 +24,7 @@ from bridge.validation.tools import NAME, check_schema
 
 MAX_OUTPUT_TOKENS = 128_000
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
+REQUIRED = ("model", "messages", "max_tokens")
 # Accepted and validated, but the CLI has no control for them: reported in X-Bridge-Unapplied-Params.
 UNAPPLIED = (
     "temperature",
@@ -56,6 +57,15 @@ KNOWN = {
     "output_config",
     *UNAPPLIED,
     *REFUSED,
+}
+# /v1/messages/count_tokens takes the request's content and tools, not its generation settings.
+COUNT_KNOWN = {"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config", *UNAPPLIED} - {
+    "temperature",
+    "top_p",
+    "top_k",
+    "service_tier",
+    "inference_geo",
+    "diagnostics",
 }
 CUSTOM_TOOL_KEYS = {
     "type",
@@ -211,18 +221,21 @@ def _unapplied(body: dict[str, Any], notes: Notes) -> None:
 
 
 def parse_messages_request(
-    body: Any, *, web_mode: bool = False, headers_unapplied: tuple[str, ...] = ()
+    body: Any, *, web_mode: bool = False, headers_unapplied: tuple[str, ...] = (), counting: bool = False
 ) -> MessagesRequest:
+    """A /v1/messages body, or with `counting` a /v1/messages/count_tokens body (no max_tokens)."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
-    obj("", body, KNOWN, ("model", "messages", "max_tokens"))
+    obj("", body, COUNT_KNOWN if counting else KNOWN, ("model", "messages") if counting else REQUIRED)
     notes = Notes()
     for name in headers_unapplied:
         notes.add(name)
     model = string("model", body["model"])
-    if type(body["max_tokens"]) is int and body["max_tokens"] == 0:
-        raise unsupported("max_tokens", "max_tokens 0 (prompt-cache pre-warming) cannot be done through the CLI.")
-    max_tokens = integer("max_tokens", body["max_tokens"], 1, MAX_OUTPUT_TOKENS)
+    max_tokens = MAX_OUTPUT_TOKENS
+    if not counting:
+        if type(body["max_tokens"]) is int and body["max_tokens"] == 0:
+            raise unsupported("max_tokens", "max_tokens 0 (prompt-cache pre-warming) cannot be done through the CLI.")
+        max_tokens = integer("max_tokens", body["max_tokens"], 1, MAX_OUTPUT_TOKENS)
     messages = (*system_messages(body.get("system"), notes), *parse_messages(body["messages"], notes))
     stream = boolean("stream", body["stream"]) if body.get("stream") is not None else False
     for name, why in REFUSED.items():

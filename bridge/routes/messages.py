@@ -34,10 +34,11 @@ log = structlog.get_logger(__name__)
 FORMAT_PARAM = "output_config.format"
 
 
-def _parse(request: web.Request, body: Any) -> MessagesRequest:
+def _parse(request: web.Request, body: Any, *, counting: bool = False) -> MessagesRequest:
     config = request.app[appkeys.CONFIG]
     headers = ("anthropic-beta",) if request.headers.get("anthropic-beta") else ()
-    req = parse_messages_request(body, web_mode=config.security_mode == "web", headers_unapplied=headers)
+    web_mode = config.security_mode == "web"
+    req = parse_messages_request(body, web_mode=web_mode, headers_unapplied=headers, counting=counting)
     if _thinking_not_applied(request, req):
         req = attrs.evolve(req, chat=attrs.evolve(req.chat, unapplied=(*req.chat.unapplied, "thinking")))
     if req.chat.unapplied:
@@ -120,21 +121,9 @@ async def _stream(
     return sse
 
 
-COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config"}
-COUNT_UNAPPLIED = {"cache_control", "speed", "user_profile_id", "workspace_id"}
-
-
 async def count_tokens(request: web.Request) -> web.Response:
     """The CLI's own count of the conversation the same request would send (see the README)."""
-    body = await read_json(request)
-    if isinstance(body, dict):
-        extra = sorted(set(body) - COUNT_FIELDS - COUNT_UNAPPLIED)
-        if extra:
-            raise ApiError(f"{extra[0]}: Extra inputs are not permitted", param=extra[0], code="unknown_parameter")
-        body = {**body, "max_tokens": 1 << 16}  # not part of counting; the translation wants one
-        if isinstance((body.get("thinking") or {}).get("budget_tokens"), int):
-            body["max_tokens"] = max(body["max_tokens"], body["thinking"]["budget_tokens"] + 1)
-    req = _parse(request, body)
+    req = _parse(request, await read_json(request), counting=True)
     chat = req.chat
     spec = to_turn(chat, resolve_model(request, chat.model), request.app[appkeys.CONFIG].cli_tools)
     headers = {k: v for k, v in _headers(request, chat).items() if k != ESTIMATED_HEADER}

@@ -234,3 +234,20 @@ def test_anthropic_error_pairs(err: ApiError, status: int, kind: str) -> None:
     got_status, got = anthropic_error(err, "req_1")
     assert (got_status, got["error"]["type"]) == (status, kind)
     assert got == {"type": "error", "error": {"type": kind, "message": err.message}, "request_id": "req_1"}
+
+
+def test_a_count_tokens_body_needs_no_max_tokens_and_takes_no_generation_settings() -> None:
+    req = parse_messages_request(
+        {
+            "model": "sonnet",
+            "messages": [{"role": "user", "content": "hi"}],
+            "thinking": {"type": "enabled", "budget_tokens": 4096},
+        },
+        counting=True,
+    )
+    assert req.chat.max_thinking_tokens == 4096
+    for extra in ({"max_tokens": 10}, {"stream": True}, {"stop_sequences": ["x"]}, {"temperature": 0.1}):
+        with pytest.raises(InvalidRequest, match="Extra inputs"):
+            parse_messages_request(
+                {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], **extra}, counting=True
+            )
