@@ -86,7 +86,12 @@ class TurnRunner:
         self.failures: dict[str, int] = {}
         self.on_queue_wait: Callable[[float], None] | None = None
 
-    async def stream(self, spec: TurnSpec, binding: Binding | None = None) -> AsyncGenerator[Event, None]:
+    async def stream(
+        self, spec: TurnSpec, binding: Binding | None = None, on_result: Callable[[Result], None] | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """The turn's events. `on_result` hears every Result the CLI gives for this turn: each
+        attempt's, and the one that confirms an interrupt after the caller stopped reading (it
+        carries what the cut-short turn cost), possibly after this generator has closed."""
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
@@ -110,6 +115,8 @@ class TurnRunner:
             try:
                 async for event in run_turn(slot, run_spec, deadline, self.request_timeout, keep=binding is not None):
                     if isinstance(event, Result):
+                        if on_result is not None:
+                            on_result(event)
                         outcome = "finished"
                         if binding is not None and not event.is_error:
                             outcome = "held"
@@ -134,7 +141,7 @@ class TurnRunner:
                 outcome = "broken"
                 failure = exc
             finally:
-                self._settle(slot, outcome)
+                self._settle(slot, outcome, on_result)
             assert failure is not None
             self._failed("process_died" if isinstance(failure, SlotDied) else f"http_{failure.status or 'none'}")
             retryable = isinstance(failure, SlotDied) or failure.transient
@@ -165,7 +172,7 @@ class TurnRunner:
         else:
             self.pool.release(slot)
 
-    def _settle(self, slot: Slot, outcome: str) -> None:
+    def _settle(self, slot: Slot, outcome: str, on_result: Callable[[Result], None] | None = None) -> None:
         if outcome == "held":
             return  # the caller finishes it (TurnRunner.finish)
         if outcome == "finished":
@@ -173,11 +180,14 @@ class TurnRunner:
         elif outcome == "broken":
             self.pool.discard(slot)
         else:
-            self.pool.background(self._abort(slot), name=f"abort-{slot.slot_id}")
+            self.pool.background(self._abort(slot, on_result), name=f"abort-{slot.slot_id}")
 
-    async def _abort(self, slot: Slot) -> None:
+    async def _abort(self, slot: Slot, on_result: Callable[[Result], None] | None = None) -> None:
         """The client went away mid-turn: stop the upstream within a second, or kill."""
-        if await slot.interrupt(timeout=1.0):
+        result = await slot.interrupt(timeout=1.0)
+        if result is not None:
+            if on_result is not None:
+                on_result(result)
             log.info("turn_interrupted", slot_id=slot.slot_id)
             self.pool.release(slot)
         else:

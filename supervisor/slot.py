@@ -246,14 +246,7 @@ class Slot:
         self, spec: TurnSpec, deadline: float, timeout_total: float, *, keep: bool = False
     ) -> AsyncIterator[Event]:
         """Replays history, sends the message, yields events up to and including the Result."""
-        self.last_used = time.monotonic()
-        while not self._queue.empty():  # anything the process said between turns
-            event = self._queue.get_nowait()
-            if isinstance(event, ProcessExited):
-                raise SlotDied("the CLI process exited while idle")
-        if spec.model != self.model:
-            await self.control({"subtype": "set_model", "model": spec.model})
-            self.model = spec.model
+        await self._take(spec.model)
         if spec.settings != self.settings:
             await self.control(
                 {
@@ -268,6 +261,10 @@ class Slot:
                     },
                 }
             )
+            if spec.settings.max_thinking_tokens != self.settings.max_thinking_tokens:
+                await self.control(
+                    {"subtype": "set_max_thinking_tokens", "max_thinking_tokens": spec.settings.max_thinking_tokens}
+                )
             self.settings = spec.settings
         for line in spec.history:
             await self._replay(line, deadline, timeout_total)
@@ -288,6 +285,28 @@ class Slot:
                 return
             yield event
 
+    async def _take(self, model: str) -> None:
+        """Starts using the slot for a request: what it said while idle is dropped, the model set."""
+        self.last_used = time.monotonic()
+        while not self._queue.empty():  # anything the process said between turns
+            event = self._queue.get_nowait()
+            if isinstance(event, ProcessExited):
+                raise SlotDied("the CLI process exited while idle")
+        if model != self.model:
+            await self.control({"subtype": "set_model", "model": model})
+            self.model = model
+
+    async def context_usage(self, spec: TurnSpec, deadline: float, timeout_total: float) -> dict[str, Any]:
+        """The CLI's own count of this conversation (`get_context_usage`, detail `full`: Anthropic's
+        token-counting API, per category), with no upstream turn; `reset()` removes it afterwards."""
+        await self._take(spec.model)
+        for line in (*spec.history, Line("user", spec.message)):
+            await self._replay(line, deadline, timeout_total)
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise TurnTimeout(timeout_total)
+        return await self.control({"subtype": "get_context_usage", "detail": "full"}, timeout=remaining)
+
     def _mark(self, line_id: str | None, *, user: bool) -> None:
         if self._anchor is None and line_id is not None:
             self._anchor = line_id
@@ -307,17 +326,18 @@ class Slot:
         while not isinstance(await self._next(deadline, timeout_total), Result):
             pass
 
-    async def interrupt(self, timeout: float = 1.0) -> bool:
-        """Stops a running turn; True once the CLI confirmed with its Result."""
+    async def interrupt(self, timeout: float = 1.0) -> Result | None:
+        """Stops a running turn; the CLI's Result once it confirmed (it carries the turn's cost), else None."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
             await self.control({"subtype": "interrupt"}, timeout=timeout)
             while True:
-                if isinstance(await self._next(deadline, timeout), Result):
-                    return True
+                event = await self._next(deadline, timeout)
+                if isinstance(event, Result):
+                    return event
         except (TimeoutError, TurnTimeout, SlotDied, ControlError):
-            return False
+            return None
 
     async def reset(self) -> bool:
         """Rewinds to an empty conversation. False means: recycle this process instead."""

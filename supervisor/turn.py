@@ -25,6 +25,9 @@ class TurnSettings:
 
     effort: str | None = None
     max_output_tokens: int | None = None
+    # `set_max_thinking_tokens`: a budget (0 turns thinking off) on models with budgeted thinking;
+    # the CLI sends adaptive thinking to models that have it, whatever this says.
+    max_thinking_tokens: int | None = None
 
 
 @attrs.frozen

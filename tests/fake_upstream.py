@@ -29,6 +29,10 @@ script and no shared per-test queue is needed:
     <<textunlessforced:K>> the same, but the first K such reminders in words are ignored
     <<args:JSON>>         (anywhere in the conversation) the input of a tool the model is made
                           to call; without it, an input is made up from the tool's input_schema
+    <<counterror:STATUS>> make /v1/messages/count_tokens fail with this status
+
+/v1/messages/count_tokens answers one token per four characters of the JSON of `system`,
+`messages` and `tools` (`count_tokens`), so a figure can be checked against what was counted.
 
 Without a directive it answers "Hello from the fake upstream.". After a tool_result it answers
 "after-tool: " and the tool result's text. As the real API does, a request whose tool_choice
@@ -60,6 +64,7 @@ class Recorded:
     started: float
     finished: float | None = None
     disconnected: float | None = None
+    usage: dict[str, int] | None = None  # what the fake reported, once it answered in full
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -163,6 +168,11 @@ def _named(tools: list[dict[str, Any]], text: str) -> str | None:
     return min(found)[1] if found else None
 
 
+def count_tokens(value: Any) -> int:
+    """The fake upstream's tokenizer: a token per four characters of the JSON, at least one."""
+    return max(1, len(json.dumps(value, separators=(",", ":"))) // 4)
+
+
 def last_user(messages: list[dict[str, Any]]) -> dict[str, Any]:
     for message in reversed(messages):
         if message.get("role") == "user":
@@ -223,7 +233,7 @@ class FakeUpstream:
         self.max_in_flight = max(self.max_in_flight, self.in_flight())
         try:
             if request.method == "POST" and request.path.endswith("/count_tokens"):
-                return web.json_response({"input_tokens": 10})
+                return self._count(body)
             if request.method == "POST" and request.path.startswith("/v1/messages"):
                 return await self._messages(request, rec)
             return web.json_response(
@@ -305,7 +315,9 @@ class FakeUpstream:
             "cache_creation_input_tokens": cache_write,
         }
         msg_id = "msg_" + uuid.uuid4().hex[:20]
+        reported = {**usage, "output_tokens": output_tokens}
         if not body.get("stream"):
+            rec.usage = reported
             content = ([{"type": "text", "text": "".join(chunks)}] if chunks else []) + blocks
             return web.json_response(
                 {
@@ -399,6 +411,7 @@ class FakeUpstream:
         )
         await send("message_stop", {"type": "message_stop"})
         await resp.write_eof()
+        rec.usage = reported
         return resp
 
     def _script(
@@ -435,6 +448,14 @@ class FakeUpstream:
         else:
             chunks = [DEFAULT_TEXT]
         return blocks, chunks
+
+    def _count(self, body: dict[str, Any]) -> web.Response:
+        """The fake's token count: one token per four characters of the JSON of what is counted."""
+        text = block_text(last_user(body.get("messages", [])).get("content"))
+        if "counterror" in dict(DIRECTIVE.findall(text)):
+            return self._error(int(dict(DIRECTIVE.findall(text))["counterror"] or 500))
+        counted = {k: body.get(k) for k in ("system", "messages", "tools") if body.get(k)}
+        return web.json_response({"input_tokens": count_tokens(counted)})
 
     @staticmethod
     def _tool_use(name: str, args: dict[str, Any]) -> dict[str, Any]:

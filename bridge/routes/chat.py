@@ -42,8 +42,14 @@ ESTIMATED_HEADER = "X-Bridge-Usage-Estimated"
 
 
 def response_headers(
-    request: web.Request, chat: ChatCompletionRequest, *, estimated: bool = False, session: _SessionTurn | None = None
+    request: web.Request,
+    chat: ChatCompletionRequest,
+    *,
+    estimated: bool = False,
+    session: _SessionTurn | None = None,
+    output_field: str = "completion_tokens",
 ) -> dict[str, str]:
+    """`output_field` names the output token count as the API does (the Messages API: output_tokens)."""
     headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
     if session is not None:
         headers[SESSION_HEADER] = session.id
@@ -51,10 +57,10 @@ def response_headers(
     if chat.unapplied:
         headers[UNAPPLIED_HEADER] = ",".join(chat.unapplied)
     if estimated:
-        headers[ESTIMATED_HEADER] = "completion_tokens"
+        headers[ESTIMATED_HEADER] = output_field
     elif chat.stream and chat.stop:
         # Headers leave before the answer: say when the figure would be an estimate.
-        headers[ESTIMATED_HEADER] = "completion_tokens; when=stop-sequence"
+        headers[ESTIMATED_HEADER] = f"{output_field}; when=stop-sequence"
     return headers
 
 

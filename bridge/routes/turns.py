@@ -13,19 +13,25 @@ from bridge import appkeys
 from bridge.errors import ModelNotFound
 from bridge.modelmap import UnknownModel
 from bridge.schemas import ChatCompletionRequest
+from bridge.spend.ledger import Meter
 from bridge.translate.chat_request import binding_key, instruction, to_turn
 from bridge.translate.choice import ChoiceAssembler, Output
 from bridge.translate.conversation import split
 from bridge.translate.forced import forced_call
+from supervisor.events import Result
 from supervisor.runner import Binding, TurnRunner
 from supervisor.turn import TurnSpec
 
 
 async def _one(
-    runner: TurnRunner, spec: TurnSpec, assembler: ChoiceAssembler, binding: Binding | None = None
+    runner: TurnRunner,
+    spec: TurnSpec,
+    assembler: ChoiceAssembler,
+    binding: Binding | None = None,
+    on_result: Callable[[Result], None] | None = None,
 ) -> AsyncGenerator[list[Output], None]:
     # Closing the runner's generator early (a stop sequence was hit) interrupts the turn.
-    async with contextlib.aclosing(runner.stream(spec, binding)) as events:
+    async with contextlib.aclosing(runner.stream(spec, binding, on_result)) as events:
         async for event in events:
             outputs = assembler.feed(event)
             if outputs:
@@ -35,11 +41,16 @@ async def _one(
 
 
 async def run_choices(
-    runner: TurnRunner, spec: TurnSpec, n: int, make: Callable[[], ChoiceAssembler], binding: Binding | None = None
+    runner: TurnRunner,
+    spec: TurnSpec,
+    n: int,
+    make: Callable[[], ChoiceAssembler],
+    binding: Binding | None = None,
+    on_result: Callable[[Result], None] | None = None,
 ) -> AsyncGenerator[tuple[int, list[Output]], None]:
     """Yields (choice index, outputs). n > 1 runs n independent turns on n slots at once."""
     if n == 1:  # inline: no task hop, and log context (slot_id) stays with the request
-        async with contextlib.aclosing(_one(runner, spec, make(), binding)) as outputs:
+        async with contextlib.aclosing(_one(runner, spec, make(), binding, on_result)) as outputs:
             async for item in outputs:
                 yield 0, item
         return
@@ -47,7 +58,7 @@ async def run_choices(
 
     async def produce(index: int) -> None:
         try:
-            async with contextlib.aclosing(_one(runner, spec, make())) as outputs:
+            async with contextlib.aclosing(_one(runner, spec, make(), on_result=on_result)) as outputs:
                 async for item in outputs:
                     queue.put_nowait((index, item))
             queue.put_nowait((index, None))
@@ -71,19 +82,34 @@ async def run_choices(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def resolve_model(request: web.Request, model: str) -> str:
+    """The CLI model a requested name maps to (404 model_not_found for an unknown one)."""
+    pool = request.app[appkeys.POOL]
+    try:
+        return request.app[appkeys.MODELS].resolve(model, [str(m.get("value")) for m in pool.cli_models])
+    except UnknownModel:
+        raise ModelNotFound(model) from None
+
+
+async def _metered(
+    outputs: AsyncGenerator[tuple[int, list[Output]], None], meter: Meter
+) -> AsyncGenerator[tuple[int, list[Output]], None]:
+    async with contextlib.aclosing(outputs):
+        async for item in outputs:
+            yield item
+    await meter.settled()  # the spend is in the store before the answer is complete
+
+
 def start(
     request: web.Request, chat: ChatCompletionRequest, session_id: str | None = None
 ) -> tuple[AsyncGenerator[tuple[int, list[Output]], None], Binding | None]:
-    """Resolves the model, translates the request and starts its choices (shared by both APIs).
+    """Resolves the model, translates the request and starts its choices (shared by all three APIs).
 
     A single-choice session turn gets a Binding: the process that answers may keep the
     conversation for the session's next turn (the caller must pass it to `runner.finish`).
+    Every Result of its turns adds to the caller's spend.
     """
-    pool = request.app[appkeys.POOL]
-    try:
-        cli_model = request.app[appkeys.MODELS].resolve(chat.model, [str(m.get("value")) for m in pool.cli_models])
-    except UnknownModel:
-        raise ModelNotFound(chat.model) from None
+    cli_model = resolve_model(request, chat.model)
     structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
     spec = to_turn(chat, cli_model, request.app[appkeys.CONFIG].cli_tools)
 
@@ -112,4 +138,6 @@ def start(
         and split(chat.messages).exact
     ):
         binding = Binding(session=session_id, key_now=binding_key(session_id, spec.history))
-    return run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, binding), binding
+    meter = Meter(request.app[appkeys.LEDGER], request[appkeys.ACCOUNT])
+    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, binding, meter.on_result)
+    return _metered(outputs, meter), binding

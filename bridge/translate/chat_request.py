@@ -54,7 +54,11 @@ def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str
         message=message,
         history=conversation.history,
         profile=profile,
-        settings=TurnSettings(effort=request.reasoning_effort, max_output_tokens=request.max_tokens),
+        settings=TurnSettings(
+            effort=request.reasoning_effort,
+            max_output_tokens=request.max_tokens,
+            max_thinking_tokens=request.max_thinking_tokens,
+        ),
         reask=forced.reask() if forced is not None else None,
     )
 

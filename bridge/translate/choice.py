@@ -68,9 +68,18 @@ class Finished:
     reason: str
     usage: Usage
     estimated: bool = False  # completion_tokens counted by the bridge (text cut at a stop sequence)
+    stop_sequence: str | None = None  # which of the request's stop sequences ended the answer
 
 
-Output = TextOut | ToolCallBegin | ToolCallArgs | Finished
+@attrs.frozen
+class Started:
+    """The upstream's message_start usage (the prompt's tokens). It rides with the turn's first
+    other output, so it never changes when a response starts; only the Messages API shows it."""
+
+    usage: Usage
+
+
+Output = TextOut | ToolCallBegin | ToolCallArgs | Finished | Started
 
 
 @attrs.define
@@ -92,6 +101,8 @@ class ChoiceAssembler:
     _message_usage: dict[str, Any] = attrs.field(factory=dict)
     _cutter: StopCutter | None = None
     _asked: list[Usage] = attrs.field(factory=list)  # usage of the results that were asked again
+    _start: Started | None = None  # not yet handed out
+    _started: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.stops:
@@ -104,12 +115,21 @@ class ChoiceAssembler:
     def feed(self, event: Event) -> list[Output]:
         if self.done:
             return []
+        outputs = self._feed(event)
+        if outputs and self._start is not None:
+            outputs.insert(0, self._start)
+            self._start, self._started = None, True
+        return outputs
+
+    def _feed(self, event: Event) -> list[Output]:
         if isinstance(event, MessageStart):
             self._message = event.message_id
             self._blocks = {}
             self._message_usage = event.usage
             if self._prompt_usage is None:
                 self._prompt_usage = event.usage
+            if not self._started:  # a retried attempt's message_start replaces a failed one's
+                self._start = Started(usage_from_result(event.usage))
             return []
         if isinstance(event, MessageDelta):
             return self._cut_at_limit(event) if event.stop_reason == "max_tokens" else []
@@ -163,6 +183,7 @@ class ChoiceAssembler:
                 prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read, cache_write_tokens=cache_write),
             ),
             estimated=True,
+            stop_sequence=self._cutter.matched if self._cutter is not None else None,
         )
 
     def _cut_at_limit(self, event: MessageDelta) -> list[Output]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from bridge.schemas import ChatMessageIn, ImagePart, TextPart
+from bridge.schemas import ChatMessageIn, ImagePart, ImageUrlPart, Part
 from supervisor.launch import MCP_PREFIX
 from supervisor.turn import Content, Line
 
@@ -40,9 +40,11 @@ def system_prompt(messages: tuple[ChatMessageIn, ...] | list[ChatMessageIn]) -> 
     return "\n\n".join(m.text for m in messages if m.role in INSTRUCTION_ROLES and m.text)
 
 
-def _block(part: TextPart | ImagePart) -> dict[str, Any]:
+def _block(part: Part) -> dict[str, Any]:
     if isinstance(part, ImagePart):
         return {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.data}}
+    if isinstance(part, ImageUrlPart):  # the CLI passes it on; Anthropic fetches it, never this host
+        return {"type": "image", "source": {"type": "url", "url": part.url}}
     return {"type": "text", "text": part.text}
 
 
@@ -86,7 +88,13 @@ def conversation_lines(messages: list[ChatMessageIn] | tuple[ChatMessageIn, ...]
     lines: list[Line] = []
     for message in messages:
         if message.role == "tool":
-            result = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": content_blocks(message)}
+            result: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": message.tool_call_id,
+                "content": content_blocks(message),
+            }
+            if message.is_error:
+                result["is_error"] = True
             _add_user(lines, [result])
         elif message.role in INSTRUCTION_ROLES:
             if message.text:

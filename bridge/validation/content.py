@@ -46,7 +46,12 @@ def _image(param: str, part: dict[str, Any]) -> ImagePart:
     match = DATA_URL.match(url)
     if not match:
         raise invalid_value(where, "expected a data URL: data:image/<png|jpeg|gif|webp>;base64,<data>.")
-    media_type = match["type"].lower()
+    return image_part(where, match["type"], match["data"])
+
+
+def image_part(where: str, media_type: str, data: str) -> ImagePart:
+    """Checks an inline image (type, size, base64, magic bytes): the CLI would turn a bad one into text."""
+    media_type = media_type.lower()
     if media_type == "image/jpg":
         media_type = "image/jpeg"
     if media_type not in IMAGE_TYPES:
@@ -55,7 +60,7 @@ def _image(param: str, part: dict[str, Any]) -> ImagePart:
             param=where,
             code="invalid_image_format",
         )
-    data = re.sub(r"\s+", "", match["data"])
+    data = re.sub(r"\s+", "", data)
     if len(data) * 3 // 4 > MAX_IMAGE_BYTES + 3:
         raise InvalidRequest(
             f"The image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.", param=where, code="image_too_large"

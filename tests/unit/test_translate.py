@@ -10,6 +10,7 @@ from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import (
     ChoiceAssembler,
     Finished,
+    Started,
     StructuredOutputError,
     TextOut,
     ToolCallArgs,
@@ -204,7 +205,8 @@ def test_streamed_client_tool_calls_are_renamed_and_indexed() -> None:
             result("tool_deferred"),
         ],
     )
-    assert out[:5] == [
+    assert isinstance(out[0], Started), "message_start's usage rides with the first output"
+    assert out[1:6] == [
         ToolCallBegin(0, "toolu_1", "get_weather"),
         ToolCallArgs(0, '{"ci'),
         ToolCallArgs(0, 'ty":"P"}'),
