@@ -1,22 +1,29 @@
-"""Who may call, how often, and from which web origins: API keys, rate limits, CORS.
+"""Who may call, how often, how much, and from which web origins: API keys, rate limits,
+spending budgets, CORS.
 
-Keys are compared in constant time against every configured key. Limits apply per key (per
-client address when no keys are configured): requests per minute for every /v1 call, and
-concurrent model turns for the generation endpoints.
+Keys are compared in constant time against every configured key (sent as `Authorization: Bearer`,
+`api-key`, or Anthropic's `x-api-key`). Limits apply per key (per client address when no keys are
+configured): requests per minute for every /v1 call, and concurrent model turns for the routes
+that use a CLI process. A key past its KEY_BUDGETS gets 429 `insufficient_quota` on the
+generation routes before any process is used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from bridge import appkeys
-from bridge.errors import ApiError
+from bridge.errors import ApiError, InsufficientQuota
+from bridge.spend.budgets import ANONYMOUS, exceeded, fingerprint
 
-TURN_PATHS = ("/v1/chat/completions", "/v1/responses")
+GENERATION_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/messages")
+ADJECTIVE = {"day": "daily", "month": "monthly"}
+SO_FAR = {"day": "today", "month": "this month"}
+TURN_PATHS = (*GENERATION_PATHS, "/v1/messages/count_tokens")  # each holds a CLI process
 CLIENT = web.RequestKey("client", str)
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
 REPLICA_HEADER = "X-Bridge-Replica"
@@ -27,7 +34,14 @@ def presented_key(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
-    return request.headers.get("api-key") or None
+    return request.headers.get("api-key") or request.headers.get("x-api-key") or None
+
+
+def is_admin(request: web.Request) -> bool:
+    """Whether the caller presented one of ADMIN_API_KEYS."""
+    admins = request.app[appkeys.CONFIG].admin_api_keys
+    key = presented_key(request)
+    return bool(admins) and key is not None and key_matches(key, admins)
 
 
 def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
@@ -35,10 +49,6 @@ def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
     for key in keys:  # no early exit: the time taken does not depend on which key matched
         found |= hmac.compare_digest(candidate.encode(), key.encode())
     return found
-
-
-def fingerprint(key: str) -> str:
-    return "key_" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
 @web.middleware
@@ -53,7 +63,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         key = presented_key(request)
         if key is None:
             raise ApiError(
-                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
+                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (or 'x-api-key: <key>').",
                 status=401,
                 code="missing_api_key",
             )
@@ -61,17 +71,38 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise ApiError("Incorrect API key provided.", status=401, code="invalid_api_key")
         client = fingerprint(key)
     request[CLIENT] = client
+    request[appkeys.ACCOUNT] = client if config.api_keys else ANONYMOUS
     if not path.startswith("/v1/"):
         return await handler(request)
     limiter = request.app[appkeys.LIMITER]
     request[RATE_HEADERS] = limiter.take(client)
     if path not in TURN_PATHS or request.method != "POST":
         return await handler(request)
+    if path in GENERATION_PATHS and config.key_budgets:
+        await check_budget(request)
     limiter.enter(client)
     try:
         return await handler(request)
     finally:
         limiter.leave(client)
+
+
+async def check_budget(request: web.Request) -> None:
+    """Refuses a key whose day or month budget is used up, before any process is used."""
+    account = request[appkeys.ACCOUNT]
+    budgets = request.app[appkeys.CONFIG].key_budgets
+    if "*" not in budgets and account not in budgets:
+        return
+    record = await request.app[appkeys.LEDGER].get(account)
+    over = exceeded(budgets, account, record, time.time())
+    if over is None:
+        return
+    request.app[appkeys.METRICS].budget_rejections.labels(account).inc()
+    raise InsufficientQuota(
+        f"You exceeded your current quota: this key's {ADJECTIVE[over['period']]} budget of ${over['limit_usd']:g} "
+        f"is used up (${over['spent_usd']:.4f} spent {SO_FAR[over['period']]}, UTC)."
+        " Ask the operator to raise KEY_BUDGETS."
+    )
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -86,7 +117,7 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     if origins and origin and ("*" in origins or origin in origins):
         response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
         response.headers["Access-Control-Expose-Headers"] = (
-            "X-Request-ID, X-Session-ID, X-Bridge-Unapplied-Params, X-Bridge-Usage-Estimated, "
+            "X-Request-ID, request-id, X-Session-ID, X-Bridge-Unapplied-Params, X-Bridge-Usage-Estimated, "
             "X-Bridge-Session, X-Bridge-Replica, "
             "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, Retry-After"
         )
@@ -104,8 +135,8 @@ def preflight(request: web.Request) -> web.Response:
         status=204,
         headers={
             "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-            "Access-Control-Allow-Headers": "Authorization, Content-Type, api-key, X-Session-ID, X-Request-ID, "
-            "Idempotency-Key, "
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, api-key, x-api-key, anthropic-version, "
+            "anthropic-beta, X-Session-ID, X-Request-ID, Idempotency-Key, "
             "OpenAI-Organization, OpenAI-Project, X-Stainless-*",
             "Access-Control-Max-Age": "600",
         },

@@ -9,6 +9,7 @@ from bridge.metrics import Metrics
 from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.sessions import Sessions
+from bridge.spend.ledger import Ledger
 from bridge.storage.base import Store
 from supervisor.pool import Pool
 from supervisor.runner import TurnRunner
@@ -22,5 +23,8 @@ STORE = web.AppKey("store", Store)
 LIMITER = web.AppKey("limiter", RateLimiter)
 METRICS = web.AppKey("metrics", Metrics)
 SESSIONS = web.AppKey("sessions", Sessions)
+LEDGER = web.AppKey("ledger", Ledger)
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# Whose spend a request is: the API key's fingerprint, or `anonymous` when no keys are configured.
+ACCOUNT = web.RequestKey("account", str)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import attrs
 
+from bridge.spend.budgets import fingerprint, parse_budgets
+
 ROOT = Path(__file__).resolve().parent.parent
 PINNED_CLI = ROOT / ".tools" / "node_modules" / ".bin" / "claude"
 DEFAULT_MODEL_MAP = ROOT / "config" / "models.json"
@@ -59,6 +61,9 @@ class Config:
     history_sweep_seconds: float = 300.0
     redis_url: str | None = attrs.field(default=None, repr=False)
     api_keys: tuple[str, ...] = attrs.field(default=(), repr=lambda keys: f"<{len(keys)} keys>")
+    # Keys that also see every key's spend at /v1/usage; they are valid API keys too.
+    admin_api_keys: tuple[str, ...] = attrs.field(default=(), repr=lambda keys: f"<{len(keys)} keys>")
+    key_budgets: Mapping[str, Mapping[str, float]] = attrs.field(factory=dict)
     rate_limit_rpm: int = 0
     rate_limit_concurrent: int = 0
     cors_origins: tuple[str, ...] = ()
@@ -115,7 +120,6 @@ class Config:
             "HISTORY_TTL_HOURS": ("history_ttl_hours", _float(0.0)),
             "HISTORY_SWEEP_SECONDS": ("history_sweep_seconds", _float(0.05)),
             "REDIS_URL": ("redis_url", str),
-            "API_KEYS": ("api_keys", _list),
             "RATE_LIMIT_RPM": ("rate_limit_rpm", _int(0, 10_000_000)),
             "RATE_LIMIT_CONCURRENT": ("rate_limit_concurrent", _int(0, 100_000)),
             "CORS_ORIGINS": ("cors_origins", _list),
@@ -136,14 +140,23 @@ class Config:
                 raise ConfigError(f"{name}={raw!r}: {exc}") from None
         if env.get("HOME"):
             kwargs["user_home"] = Path(env["HOME"])
+        api_keys: tuple[str, ...] = _list(env.get("API_KEYS") or "")
         keys_file = env.get("API_KEYS_FILE")
         if keys_file:
             try:
                 lines = Path(keys_file).read_text(encoding="utf-8").splitlines()
             except OSError as exc:
                 raise ConfigError(f"API_KEYS_FILE={keys_file!r}: {exc.strerror}") from None
-            extra = tuple(k.strip() for k in lines if k.strip() and not k.strip().startswith("#"))
-            kwargs["api_keys"] = (*tuple(kwargs.get("api_keys", ())), *extra)  # type: ignore[arg-type]
+            api_keys += tuple(k.strip() for k in lines if k.strip() and not k.strip().startswith("#"))
+        admins = _list(env.get("ADMIN_API_KEYS") or "")
+        api_keys = tuple(dict.fromkeys((*api_keys, *admins)))
+        kwargs["admin_api_keys"] = admins
+        kwargs["api_keys"] = api_keys
+        if env.get("KEY_BUDGETS"):
+            try:
+                kwargs["key_budgets"] = parse_budgets(env["KEY_BUDGETS"], {k: fingerprint(k) for k in api_keys})
+            except ValueError as exc:
+                raise ConfigError(f"KEY_BUDGETS: {exc}") from None
         config = cls(**kwargs)  # type: ignore[arg-type]
         if config.history_storage == "redis" and not config.redis_url:
             raise ConfigError("HISTORY_STORAGE=redis needs REDIS_URL")

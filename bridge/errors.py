@@ -1,4 +1,5 @@
-"""Domain errors and the one middleware that turns every failure into OpenAI's error body.
+"""Domain errors and the one middleware that turns every failure into an error body: OpenAI's,
+or Anthropic's on the Messages API routes (`/v1/messages...`).
 
 Handlers raise; nothing below this module knows about HTTP status codes or JSON envelopes.
 """
@@ -80,6 +81,16 @@ class RateLimited(ApiError):
             code="rate_limit_exceeded",
             headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
         )
+
+
+class InsufficientQuota(ApiError):
+    """A key's spending budget is used up: OpenAI's 429 `insufficient_quota`, which clients must not retry."""
+
+    status = 429
+    type = "insufficient_quota"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="insufficient_quota", headers={"x-should-retry": "false"})
 
 
 class UpstreamFailure(ApiError):
@@ -171,7 +182,48 @@ def to_api_error(exc: BaseException) -> ApiError:
     )
 
 
-def error_response(err: ApiError) -> web.Response:
+# Anthropic's documented status/type pairs; another 4xx is an invalid_request_error, another 5xx an api_error.
+ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+OVERLOADED = ("upstream_overloaded", "shutting_down")
+
+
+def is_anthropic_route(path: str) -> bool:
+    return path == "/v1/messages" or path.startswith("/v1/messages/")
+
+
+def anthropic_error(err: ApiError, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
+    """(status, body) in Anthropic's shape: `{"type": "error", "error": {"type", "message"}, "request_id"}`."""
+    status = err.status
+    if status == 503 or err.code in OVERLOADED:
+        status = 529 if err.code in OVERLOADED else 500
+    elif status >= 500 and status not in ANTHROPIC_TYPES:
+        status = 500
+    kind = ANTHROPIC_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": err.message}}
+    if request_id:
+        body["request_id"] = request_id
+    return status, body
+
+
+def error_response(err: ApiError, request: web.Request | None = None) -> web.Response:
+    if request is not None and is_anthropic_route(request.path):
+        from bridge.appkeys import REQUEST_ID  # appkeys imports modules that import this one
+
+        request_id = request.get(REQUEST_ID)
+        status, body = anthropic_error(err, request_id)
+        headers = {**err.headers, **({"request-id": request_id} if request_id else {})}
+        return web.json_response(body, status=status, headers=headers)
     return web.json_response(err.body(), status=err.status, headers=err.headers)
 
 
@@ -185,11 +237,11 @@ async def error_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(to_api_error(exc))
+        return error_response(to_api_error(exc), request)
     except (ApiError, sup.SupervisorError, StoreError) as exc:
         err = to_api_error(exc)
         log.info("request_failed", status=err.status, code=err.code, error=err.message[:300])
-        return error_response(err)
+        return error_response(err, request)
     except Exception:
         log.exception("unhandled_error")
-        return error_response(to_api_error(RuntimeError()))
+        return error_response(to_api_error(RuntimeError()), request)

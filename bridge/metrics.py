@@ -1,5 +1,6 @@
 """Prometheus metrics: request counts and latency, time to first token, queue and slots, restarts,
-retries, upstream errors by kind, tokens. One registry per application (tests build many)."""
+retries, upstream errors by kind, tokens, and spend per API key fingerprint (this process's
+counts; /v1/usage has the stored totals). One registry per application (tests build many)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bridge import appkeys
+from bridge.spend.figures import Spend
 from supervisor.pool import Pool
 from supervisor.runner import TurnRunner
 
@@ -73,6 +75,27 @@ class Metrics:
             ["how"],
             registry=self.registry,
         )
+        self.key_requests = Counter(
+            "bridge_key_requests",
+            "generation requests that ran a turn, by API key fingerprint",
+            ["key"],
+            registry=self.registry,
+        )
+        self.key_tokens = Counter(
+            "bridge_key_tokens",
+            "tokens the CLI reported, by API key fingerprint and kind",
+            ["key", "kind"],
+            registry=self.registry,
+        )
+        self.key_cost = Counter(
+            "bridge_key_cost_usd", "USD the CLI reported, by API key fingerprint", ["key"], registry=self.registry
+        )
+        self.budget_rejections = Counter(
+            "bridge_budget_rejections",
+            "requests refused because a key's budget was used up",
+            ["key"],
+            registry=self.registry,
+        )
 
     def watch(self, pool: Pool, runner: TurnRunner) -> None:
         self.registry.register(_PoolCollector(pool, runner))
@@ -85,6 +108,19 @@ class Metrics:
 
     def session_turn(self, how: str) -> None:
         self.session_turns.labels(how).inc()
+
+    def count_spend(self, key: str, spend: Spend, requests: int) -> None:
+        """A turn's spend for one key (the ledger's listener)."""
+        if requests:
+            self.key_requests.labels(key).inc(requests)
+        for kind, value in (
+            ("input", spend.input_tokens),
+            ("output", spend.output_tokens),
+            ("cache_read", spend.cache_read_input_tokens),
+            ("cache_write", spend.cache_creation_input_tokens),
+        ):
+            self.key_tokens.labels(key, kind).inc(value)
+        self.key_cost.labels(key).inc(spend.cost_usd)
 
     def count_tokens(self, prompt: int, completion: int) -> None:
         self.tokens.labels("in").inc(prompt)

@@ -1,4 +1,5 @@
-"""Our own API description (GET /openapi.json): the OpenAI endpoints served, sessions, security.
+"""Our own API description (GET /openapi.json): the OpenAI endpoints served, Anthropic's Messages
+API, sessions, spend per key, security.
 
 Request bodies are described loosely (OpenAI's own reference is authoritative for them);
 responses are described precisely enough for schemathesis to check what the server returns.
@@ -26,6 +27,63 @@ ERROR = {
         }
     },
 }
+ANTHROPIC_ERROR = {
+    "type": "object",
+    "required": ["type", "error"],
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "request_id": {"type": "string"},
+    },
+}
+FIGURES = {
+    "type": "object",
+    "required": [
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+        "cost_usd",
+    ],
+    "properties": {
+        "period": {"type": "string"},
+        "requests": {"type": "integer"},
+        "input_tokens": {"type": "integer"},
+        "output_tokens": {"type": "integer"},
+        "cache_read_input_tokens": {"type": "integer"},
+        "cache_creation_input_tokens": {"type": "integer"},
+        "cost_usd": {"type": "number"},
+    },
+}
+USAGE = {
+    "type": "object",
+    "required": ["object", "data", "admin"],
+    "properties": {
+        "object": {"const": "list"},
+        "admin": {"type": "boolean"},
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["object", "key", "total", "day", "month", "budgets"],
+                "properties": {
+                    "object": {"const": "usage"},
+                    "key": {"type": "string"},
+                    "total": FIGURES,
+                    "day": FIGURES,
+                    "month": FIGURES,
+                    "budgets": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        },
+    },
+}
+ANTHROPIC_REF = "https://docs.anthropic.com/en/api/messages"
 MODEL = {
     "type": "object",
     "required": ["id", "object", "created", "owned_by"],
@@ -95,6 +153,12 @@ def _op(
     return op
 
 
+def _anthropic_errors(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): _json({"$ref": "#/components/schemas/AnthropicError"}, "an Anthropic-format error") for code in codes
+    }
+
+
 def _path_param(name: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -128,6 +192,24 @@ def build() -> dict[str, Any]:
         "properties": {"model": {"type": "string"}, "input": {}, "stream": {"type": "boolean"}},
         "description": f"OpenAI's CreateResponse ({OPENAI_REF}/responses).",
     }
+    messages_body = {
+        "type": "object",
+        "required": ["model", "messages", "max_tokens"],
+        "properties": {
+            "model": {"type": "string"},
+            "messages": {"type": "array", "minItems": 1},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "stream": {"type": "boolean"},
+        },
+        "description": f"Anthropic's Messages request ({ANTHROPIC_REF}); see the README for what is mapped.",
+    }
+    count_body = {
+        "type": "object",
+        "required": ["model", "messages"],
+        "properties": {"model": {"type": "string"}, "messages": {"type": "array", "minItems": 1}},
+        "description": f"Anthropic's token-counting request ({ANTHROPIC_REF}/count_tokens).",
+    }
+    anthropic_codes = (400, 401, 404, 405, 413, 429, 500, 504, 529)
     auth_errors = _errors(400, 401, 404, 429)
     return {
         "openapi": "3.1.0",
@@ -137,7 +219,13 @@ def build() -> dict[str, Any]:
             "description": "An OpenAI-compatible API answered by warm Claude Code CLI processes.",
         },
         "components": {
-            "schemas": {"Error": ERROR, "Model": MODEL, "Session": SESSION, "List": LIST},
+            "schemas": {
+                "Error": ERROR,
+                "AnthropicError": ANTHROPIC_ERROR,
+                "Model": MODEL,
+                "Session": SESSION,
+                "List": LIST,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
@@ -176,6 +264,55 @@ def build() -> dict[str, Any]:
                         **_errors(400, 401, 404, 413, 429, 500, 502, 503, 504),
                     },
                     body=chat_body,
+                )
+            },
+            "/v1/messages": {
+                "post": _op(
+                    "Create a message (Anthropic's Messages API; text/event-stream when stream is true)",
+                    {
+                        "200": {
+                            "description": "a message, or a stream of Anthropic's message events",
+                            "content": {
+                                "application/json": {"schema": {"type": "object"}},
+                                "text/event-stream": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **_anthropic_errors(*anthropic_codes),
+                    },
+                    body=messages_body,
+                    tag="Anthropic",
+                )
+            },
+            "/v1/messages/count_tokens": {
+                "post": _op(
+                    "Count a request's input tokens with the CLI",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["input_tokens"],
+                                "properties": {"input_tokens": {"type": "integer"}},
+                            }
+                        ),
+                        **_anthropic_errors(*anthropic_codes),
+                    },
+                    body=count_body,
+                    tag="Anthropic",
+                )
+            },
+            "/v1/usage": {
+                "get": _op(
+                    "Spend of the caller's key (every key's for an admin key)",
+                    {"200": _json(USAGE), **_errors(400, 401, 403, 429)},
+                    params=[
+                        {
+                            "name": "key",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": "^(key_[0-9a-f]{10}|anonymous)$"},
+                        }
+                    ],
+                    tag="Service",
                 )
             },
             "/v1/responses": {

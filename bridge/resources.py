@@ -14,6 +14,8 @@ from bridge import appkeys
 from bridge.config import Config
 from bridge.sessions import KIND as SESSIONS_KIND
 from bridge.sessions import Sessions
+from bridge.spend.ledger import KIND as USAGE_KIND
+from bridge.spend.ledger import Ledger
 from bridge.storage.base import Store, StoreError
 from bridge.storage.files import FileStore
 from bridge.storage.memory import MemoryStore
@@ -61,20 +63,21 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
 def make_store(config: Config) -> Store:
     if config.history_storage == "redis":
         assert config.redis_url is not None
-        return RedisStore(config.redis_url, config.history_ttl_hours * 3600 or None)
+        return RedisStore(config.redis_url, config.history_ttl_hours * 3600 or None, keep=(USAGE_KIND,))
     if config.history_storage == "memory":
         return MemoryStore()
     return FileStore(config.history_dir)
 
 
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The store, and the background sweep that removes sessions past HISTORY_TTL_HOURS."""
+    """The store, the per-key spend kept in it, and the sweep that removes sessions past HISTORY_TTL_HOURS."""
     config = app[appkeys.CONFIG]
     store = make_store(config)
     if isinstance(store, RedisStore):
         await store.ping()
     app[appkeys.STORE] = store
     app[appkeys.SESSIONS] = Sessions(store, config.max_history_messages)
+    ledger = app[appkeys.LEDGER] = Ledger(store, app[appkeys.METRICS].count_spend)
     sweeper = None
     if config.enable_history and config.history_ttl_hours > 0:
         sweeper = asyncio.create_task(_sweep(store, config.history_ttl_hours * 3600, config.history_sweep_seconds))
@@ -85,6 +88,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+        await ledger.drain()
         await store.close()
 
 

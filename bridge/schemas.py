@@ -30,7 +30,15 @@ class ImagePart:
     type: str = "image"
 
 
-Part = TextPart | ImagePart
+@attrs.frozen
+class ImageUrlPart:
+    """An image by URL (the Messages API's url source): Anthropic fetches it, the bridge never does."""
+
+    url: str
+    type: str = "image_url"
+
+
+Part = TextPart | ImagePart | ImageUrlPart
 
 
 @attrs.frozen
@@ -49,6 +57,7 @@ class ChatMessageIn:
     name: str | None = None
     tool_calls: tuple[ToolCallIn, ...] = ()
     tool_call_id: str | None = None
+    is_error: bool = False  # a tool result that reports a failure (the Messages API's `is_error`)
 
     @property
     def text(self) -> str:
@@ -95,6 +104,7 @@ class ChatCompletionRequest:
     stop: tuple[str, ...] = ()
     max_tokens: int | None = None
     reasoning_effort: str | None = None
+    max_thinking_tokens: int | None = None  # a thinking budget (the Messages API's `thinking`); 0 is off
     # Accepted but not applied by Claude Code (see the README's parameter table); echoed in the
     # X-Bridge-Unapplied-Params response header so a client can tell.
     unapplied: tuple[str, ...] = ()

@@ -109,6 +109,16 @@ class Result:
 
 
 @attrs.frozen
+class ReAsked:
+    """The result of a turn that did not make the call it must make; it is asked again.
+
+    Yielded in place of that Result (which is not the turn's end), so its usage still counts.
+    """
+
+    result: Result
+
+
+@attrs.frozen
 class Other:
     type: str
     subtype: str | None
@@ -134,6 +144,7 @@ Event = (
     | AssistantMessage
     | ApiRetry
     | Result
+    | ReAsked
     | Other
     | ProcessExited
 )

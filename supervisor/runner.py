@@ -19,6 +19,7 @@ from supervisor.errors import ControlError, SlotDied, TurnTimeout, UpstreamError
 from supervisor.events import AssistantMessage, Event, Result, TextDelta, ToolInputDelta, ToolUseStart
 from supervisor.placement import Want
 from supervisor.pool import Pool
+from supervisor.reask import run_turn
 from supervisor.slot import Slot
 from supervisor.turn import Line, TurnSpec
 
@@ -85,9 +86,14 @@ class TurnRunner:
         self.failures: dict[str, int] = {}
         self.on_queue_wait: Callable[[float], None] | None = None
 
-    async def stream(self, spec: TurnSpec, lease: Lease | None = None) -> AsyncGenerator[Event, None]:
-        """Runs the turn; with `spec.hold` and a `lease`, a finished turn leaves its slot in the
-        lease for the caller to `finish`."""
+    async def stream(
+        self, spec: TurnSpec, lease: Lease | None = None, on_result: Callable[[Result], None] | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """The turn's events. With `spec.hold` and a `lease`, a finished turn leaves its slot in
+        the lease for the caller to `finish`. `on_result` hears every Result the CLI gives for
+        this turn: each attempt's, and the one that confirms an interrupt after the caller
+        stopped reading (it carries what the cut-short turn cost), possibly after this
+        generator has closed."""
         loop = asyncio.get_running_loop()
         attempt = 0
         keys = chain(spec.namespace, spec.history)
@@ -119,8 +125,10 @@ class TurnRunner:
             if lease is not None:
                 lease.resumed, lease.replayed = resumed, len(spec.history) - resumed
             try:
-                async for event in slot.run(run_spec, keys, deadline, self.request_timeout):
+                async for event in run_turn(slot, run_spec, keys, deadline, self.request_timeout, keep=held):
                     if isinstance(event, Result):
+                        if on_result is not None:
+                            on_result(event)
                         outcome = "finished"
                         if held and not event.is_error:
                             assert lease is not None
@@ -146,7 +154,7 @@ class TurnRunner:
                 outcome = "broken"
                 failure = exc
             finally:
-                self._settle(slot, outcome)
+                self._settle(slot, outcome, on_result)
             assert failure is not None
             self._failed("process_died" if isinstance(failure, SlotDied) else f"http_{failure.status or 'none'}")
             retryable = isinstance(failure, SlotDied) or failure.transient
@@ -179,7 +187,7 @@ class TurnRunner:
         else:
             self.pool.release(slot)
 
-    def _settle(self, slot: Slot, outcome: str) -> None:
+    def _settle(self, slot: Slot, outcome: str, on_result: Callable[[Result], None] | None = None) -> None:
         if outcome == "held":
             return  # the caller finishes it (TurnRunner.finish)
         if outcome == "finished":
@@ -187,11 +195,14 @@ class TurnRunner:
         elif outcome == "broken":
             self.pool.discard(slot)
         else:
-            self.pool.background(self._abort(slot), name=f"abort-{slot.slot_id}")
+            self.pool.background(self._abort(slot, on_result), name=f"abort-{slot.slot_id}")
 
-    async def _abort(self, slot: Slot) -> None:
+    async def _abort(self, slot: Slot, on_result: Callable[[Result], None] | None = None) -> None:
         """The client went away mid-turn: stop the upstream within a second, or kill."""
-        if await slot.interrupt(timeout=1.0):
+        result = await slot.interrupt(timeout=1.0)
+        if result is not None:
+            if on_result is not None:
+                on_result(result)
             log.info("turn_interrupted", slot_id=slot.slot_id)
             self.pool.release(slot)
         else:

@@ -59,6 +59,11 @@ def _user_line(content: Any, line_id: str, *, query: bool) -> dict[str, Any]:
         "parent_tool_use_id": None,
         "session_id": "default",
         "uuid": line_id,
+        # The client's text as written: no `@path` file mention is expanded (the CLI would read
+        # that file from the host and send it upstream) and no `/command` is run. (Not
+        # `client_composed`, which also skips the CLI's turn-start pass and leaves an empty
+        # system message upstream.)
+        "text_not_typed": True,
     }
     if not query:
         line["shouldQuery"] = False
@@ -290,6 +295,10 @@ class Slot:
                     },
                 }
             )
+            if spec.settings.max_thinking_tokens != self.settings.max_thinking_tokens:
+                await self.control(
+                    {"subtype": "set_max_thinking_tokens", "max_thinking_tokens": spec.settings.max_thinking_tokens}
+                )
             self.settings = spec.settings
         if spec.client_tools != self.offer.client_tools:
             if self.sticky is not None and self.sticky != set(spec.client_tools):
@@ -318,12 +327,9 @@ class Slot:
         except TransportClosed as exc:
             raise SlotDied(str(exc)) from exc
 
-    async def run(
-        self, spec: TurnSpec, keys: tuple[str, ...], deadline: float, timeout_total: float
-    ) -> AsyncIterator[Event]:
-        """Resumes at `self.resume`, replays the rest of the history, sends the message, and
-        yields events up to and including the Result. `keys` name the history's lines (see
-        `supervisor.conversation.chain`)."""
+    async def _begin(self, spec: TurnSpec, keys: tuple[str, ...], deadline: float, timeout_total: float) -> None:
+        """Takes the slot for a turn: rewinds to `self.resume`, sets the turn's model, prompt,
+        settings and tools, and replays the history the process does not hold yet."""
         self.last_used = time.monotonic()
         while not self._queue.empty():  # anything the process said between turns
             event = self._queue.get_nowait()
@@ -338,23 +344,62 @@ class Slot:
         for i in range(start, len(spec.history)):
             line_id = await self._replay(spec.history[i], deadline, timeout_total)
             self._append(HeldLine(keys[i + 1], line_id))
+
+    async def run(
+        self,
+        spec: TurnSpec,
+        keys: tuple[str, ...],
+        deadline: float,
+        timeout_total: float,
+        *,
+        keep: bool = False,
+        again: bool = False,
+    ) -> AsyncIterator[Event]:
+        """Resumes at `self.resume`, replays the rest of the history, sends the message, and
+        yields events up to and including the Result. `keys` name the history's lines (see
+        `supervisor.conversation.chain`).
+
+        With `keep` the turn is not rewound at its end (the caller commits it, or asks `reset`
+        later); with `again` the message continues the turn just run, in the same conversation.
+        """
+        if again:
+            self.last_used = time.monotonic()
+            assert self.conversation is not None and self.conversation.lines
+            previous = self.conversation.lines[-1].key
+        else:
+            await self._begin(spec, keys, deadline, timeout_total)
+            previous = keys[-1]
         line_id = str(uuid.uuid4())
-        self._append(HeldLine(next_key(keys[-1], Line("user", spec.message)), line_id))
+        self._append(HeldLine(next_key(previous, Line("user", spec.message)), line_id))
         await self._send(_user_line(spec.message, line_id, query=True))
         while True:
             event = await self._next(deadline, timeout_total)
             if isinstance(event, Result):
                 self.turns_served += 1
                 # Start rewinding while the caller is still answering its client: the slot is
-                # back in the pool sooner, and a retry finds it clean. A turn that may hold
-                # its conversation is rewound later, only if it is not held (see `reset`).
-                if not spec.hold:
+                # back in the pool sooner, and a retry finds it clean. A turn that is kept is
+                # rewound later, only if it is not held (see `reset`).
+                if not keep:
                     self._reset_task = asyncio.create_task(
                         self._rewind_to(self._turn_start), name=f"rewind-{self.slot_id}"
                     )
                 yield event
                 return
             yield event
+
+    async def context_usage(
+        self, spec: TurnSpec, keys: tuple[str, ...], deadline: float, timeout_total: float
+    ) -> dict[str, Any]:
+        """The CLI's own count of this conversation (`get_context_usage`, detail `full`: Anthropic's
+        token-counting API, per category), with no upstream turn; `reset()` removes it afterwards."""
+        await self._begin(spec, keys, deadline, timeout_total)
+        line_id = await self._replay(Line("user", spec.message), deadline, timeout_total)
+        assert self.conversation is not None
+        self._append(HeldLine(next_key(keys[-1], Line("user", spec.message)), line_id))
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise TurnTimeout(timeout_total)
+        return await self.control({"subtype": "get_context_usage", "detail": "full"}, timeout=remaining)
 
     def _append(self, line: HeldLine) -> None:
         assert self.conversation is not None
@@ -376,17 +421,18 @@ class Slot:
             pass
         return line_id
 
-    async def interrupt(self, timeout: float = 1.0) -> bool:
-        """Stops a running turn; True once the CLI confirmed with its Result."""
+    async def interrupt(self, timeout: float = 1.0) -> Result | None:
+        """Stops a running turn; the CLI's Result once it confirmed (it carries the turn's cost), else None."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
             await self.control({"subtype": "interrupt"}, timeout=timeout)
             while True:
-                if isinstance(await self._next(deadline, timeout), Result):
-                    return True
+                event = await self._next(deadline, timeout)
+                if isinstance(event, Result):
+                    return event
         except (TimeoutError, TurnTimeout, SlotDied, ControlError):
-            return False
+            return None
 
     async def reset(self) -> bool:
         """Removes what the last turn added. False means: recycle this process instead."""

@@ -25,6 +25,21 @@ class TurnSettings:
 
     effort: str | None = None
     max_output_tokens: int | None = None
+    # `set_max_thinking_tokens`: a budget (0 turns thinking off) on models with budgeted thinking;
+    # the CLI sends adaptive thinking to models that have it, whatever this says.
+    max_thinking_tokens: int | None = None
+
+
+@attrs.frozen
+class ReAsk:
+    """A turn that must end in a call: structured output, or a deferred client tool call.
+
+    When the turn's result has neither, `message` is sent in the same conversation, on the same
+    process, up to `times` times (see `supervisor.reask`).
+    """
+
+    message: Content
+    times: int = 2
 
 
 @attrs.frozen
@@ -46,3 +61,4 @@ class TurnSpec:
     client_tools: tuple[ClientTool, ...] = ()
     namespace: str = ""
     hold: bool = False
+    reask: ReAsk | None = None

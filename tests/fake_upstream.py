@@ -22,9 +22,22 @@ script and no shared per-test queue is needed:
     <<tool:NAME:JSON>>    ask for any tool with this input (after the text of say/words/chunks, if any)
     <<calls:JSON>>        ask for several tools at once: a JSON list of [name, input] pairs
     <<has:X>>             answer "yes" if X occurs anywhere in the earlier messages, else "no"
+    <<textunlessforced>>  (anywhere in the conversation) a model that answers in text unless it
+                          is made to call a tool: by the request's tool_choice, or by a later user
+                          message without directives that names an offered tool (as the CLI's
+                          structured-output reminder and the bridge's re-ask do)
+    <<textunlessforced:K>> the same, but the first K such reminders in words are ignored
+    <<args:JSON>>         (anywhere in the conversation) the input of a tool the model is made
+                          to call; without it, an input is made up from the tool's input_schema
+    <<counterror:STATUS>> make /v1/messages/count_tokens fail with this status
+
+/v1/messages/count_tokens answers one token per four characters of the JSON of `system`,
+`messages` and `tools` (`count_tokens`), so a figure can be checked against what was counted.
 
 Without a directive it answers "Hello from the fake upstream.". After a tool_result it answers
-"after-tool: " and the tool result's text. Every request body is recorded in `requests`.
+"after-tool: " and the tool result's text. As the real API does, a request whose tool_choice
+forces a tool (`{"type": "tool", "name": ...}` or `{"type": "any"}`) always gets a call to it.
+Every request body is recorded in `requests`.
 """
 
 from __future__ import annotations
@@ -51,6 +64,7 @@ class Recorded:
     started: float
     finished: float | None = None
     disconnected: float | None = None
+    usage: dict[str, int] | None = None  # what the fake reported, once it answered in full
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -73,6 +87,90 @@ def block_text(content: Any) -> str:
         elif block.get("type") == "tool_result":
             parts.append(block_text(block.get("content")))
     return "\n".join(parts)
+
+
+def said(content: Any) -> str:
+    """The text blocks of a message (not tool results): what was said in words."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(b.get("text", "") for b in content or [] if b.get("type") == "text")
+
+
+def example(schema: Any, root: Any = None) -> Any:
+    """A value that matches a JSON schema: what a model asked to call a tool would make up."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#"):
+        target: Any = root
+        for token in schema["$ref"][1:].split("/")[1:]:
+            target = target[token.replace("~1", "/").replace("~0", "~")]
+        return example(target, root)
+    for key in ("const", "default"):
+        if key in schema:
+            return schema[key]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("oneOf", "anyOf"):
+        if schema.get(key):
+            return example(schema[key][0], root)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        return {name: example(sub, root) for name, sub in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [example(schema.get("items", {}), root) for _ in range(int(schema.get("minItems", 0)))]
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    return "fake".ljust(int(schema.get("minLength", 0)), "x")
+
+
+def made_to_call(body: dict[str, Any], messages: list[dict[str, Any]], newest: str) -> tuple[str, Any] | None:
+    """The tool the model is made to call now and its input, or None (see the module docstring)."""
+    tools = [t for t in body.get("tools", []) if "input_schema" in t and not t.get("defer_loading")]
+    choice = body.get("tool_choice") or {}
+    name: str | None = None
+    if choice.get("type") == "tool":
+        name = choice.get("name")
+    elif choice.get("type") == "any" and tools:
+        name = tools[0]["name"]
+    else:
+        users = [said(m.get("content")) for m in messages if m.get("role") == "user"]
+        mode = next((m for text in users if (m := re.search(r"<<textunlessforced(?::(\d+))?>>", text))), None)
+        if mode is None or DIRECTIVE.search(newest):
+            return None
+        reminders = [text for text in users if not DIRECTIVE.search(text) and _named(tools, text)]
+        if not reminders or reminders[-1] != said(last_user(messages).get("content")):
+            return None
+        if len(reminders) <= int(mode.group(1) or 0):
+            return None
+        name = _named(tools, reminders[-1])
+    tool = next((t for t in tools if t["name"] == name), None)
+    if tool is None:
+        return None
+    everything = "\n".join(said(m.get("content")) for m in messages if m.get("role") == "user")
+    args = re.search(r"<<args:(.*?)>>", everything, re.DOTALL)
+    return tool["name"], json.loads(args.group(1)) if args else example(tool["input_schema"])
+
+
+def _named(tools: list[dict[str, Any]], text: str) -> str | None:
+    """The offered tool a text names first (with or without the `mcp__c__` prefix)."""
+    found = []
+    for tool in tools:
+        short = tool["name"].rsplit("__", 1)[-1]
+        if match := re.search(rf"(?<!\w)({re.escape(tool['name'])}|{re.escape(short)})(?!\w)", text):
+            found.append((match.start(), str(tool["name"])))
+    return min(found)[1] if found else None
+
+
+def count_tokens(value: Any) -> int:
+    """The fake upstream's tokenizer: a token per four characters of the JSON, at least one."""
+    return max(1, len(json.dumps(value, separators=(",", ":"))) // 4)
 
 
 def last_user(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -135,7 +233,7 @@ class FakeUpstream:
         self.max_in_flight = max(self.max_in_flight, self.in_flight())
         try:
             if request.method == "POST" and request.path.endswith("/count_tokens"):
-                return web.json_response({"input_tokens": 10})
+                return self._count(body)
             if request.method == "POST" and request.path.startswith("/v1/messages"):
                 return await self._messages(request, rec)
             return web.json_response(
@@ -190,35 +288,11 @@ class FakeUpstream:
         has_tool_result = isinstance(user.get("content"), list) and any(
             b.get("type") == "tool_result" for b in user["content"]
         )
-        blocks: list[dict[str, Any]] = []
-        chunks: list[str]
-        if "tool" in directives and not has_tool_result:
-            name, _, args = directives["tool"].partition(":")
-            blocks.append(self._tool_use(name, json.loads(args or "{}")))
-        if "calls" in directives and not has_tool_result:
-            blocks += [self._tool_use(name, args) for name, args in json.loads(directives["calls"])]
-        if has_tool_result:
-            chunks = ["after-tool: ", text]
-        elif "bash" in directives:
-            blocks.append(self._tool_use("Bash", {"command": directives["bash"], "description": "probe"}))
-            chunks = []
-        elif "write" in directives:
-            blocks.append(self._tool_use("Write", {"file_path": directives["write"], "content": "pwned"}))
-            chunks = []
-        elif blocks and not {"say", "words", "chunks"} & set(directives):
-            chunks = []
-        elif "chunks" in directives:
-            chunks = json.loads(directives["chunks"])
-        elif "say" in directives:
-            chunks = re.findall(r"\S+\s*|\s+", directives["say"])
-        elif "words" in directives or "hangafter" in directives:
-            n = int(directives.get("words") or directives["hangafter"])
-            chunks = [f"w{i}" + (" " if i < n else "") for i in range(1, n + 1)]
-        elif "has" in directives:
-            # The directive itself names X once; any further occurrence came from elsewhere.
-            chunks = ["yes" if json.dumps(body).count(directives["has"]) > 1 else "no"]
+        made = made_to_call(body, messages, text)
+        if made is not None:
+            blocks, chunks = [self._tool_use(*made)], []
         else:
-            chunks = [DEFAULT_TEXT]
+            blocks, chunks = self._script(directives, text, has_tool_result, body)
 
         usage_in, usage_out, cache_read, cache_write = (
             20 + len(json.dumps(messages)) // 40,
@@ -241,7 +315,9 @@ class FakeUpstream:
             "cache_creation_input_tokens": cache_write,
         }
         msg_id = "msg_" + uuid.uuid4().hex[:20]
+        reported = {**usage, "output_tokens": output_tokens}
         if not body.get("stream"):
+            rec.usage = reported
             content = ([{"type": "text", "text": "".join(chunks)}] if chunks else []) + blocks
             return web.json_response(
                 {
@@ -335,7 +411,51 @@ class FakeUpstream:
         )
         await send("message_stop", {"type": "message_stop"})
         await resp.write_eof()
+        rec.usage = reported
         return resp
+
+    def _script(
+        self, directives: dict[str, str], text: str, has_tool_result: bool, body: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """What the newest user message's directives ask for: tool_use blocks and text deltas."""
+        blocks: list[dict[str, Any]] = []
+        chunks: list[str]
+        if "tool" in directives and not has_tool_result:
+            name, _, args = directives["tool"].partition(":")
+            blocks.append(self._tool_use(name, json.loads(args or "{}")))
+        if "calls" in directives and not has_tool_result:
+            blocks += [self._tool_use(name, args) for name, args in json.loads(directives["calls"])]
+        if has_tool_result:
+            chunks = ["after-tool: ", text]
+        elif "bash" in directives:
+            blocks.append(self._tool_use("Bash", {"command": directives["bash"], "description": "probe"}))
+            chunks = []
+        elif "write" in directives:
+            blocks.append(self._tool_use("Write", {"file_path": directives["write"], "content": "pwned"}))
+            chunks = []
+        elif blocks and not {"say", "words", "chunks"} & set(directives):
+            chunks = []
+        elif "chunks" in directives:
+            chunks = json.loads(directives["chunks"])
+        elif "say" in directives:
+            chunks = re.findall(r"\S+\s*|\s+", directives["say"])
+        elif "words" in directives or "hangafter" in directives:
+            n = int(directives.get("words") or directives["hangafter"])
+            chunks = [f"w{i}" + (" " if i < n else "") for i in range(1, n + 1)]
+        elif "has" in directives:
+            # The directive itself names X once; any further occurrence came from elsewhere.
+            chunks = ["yes" if json.dumps(body).count(directives["has"]) > 1 else "no"]
+        else:
+            chunks = [DEFAULT_TEXT]
+        return blocks, chunks
+
+    def _count(self, body: dict[str, Any]) -> web.Response:
+        """The fake's token count: one token per four characters of the JSON of what is counted."""
+        text = block_text(last_user(body.get("messages", [])).get("content"))
+        if "counterror" in dict(DIRECTIVE.findall(text)):
+            return self._error(int(dict(DIRECTIVE.findall(text))["counterror"] or 500))
+        counted = {k: body.get(k) for k in ("system", "messages", "tools") if body.get(k)}
+        return web.json_response({"input_tokens": count_tokens(counted)})
 
     @staticmethod
     def _tool_use(name: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from bridge.schemas import ChatCompletionRequest
 from bridge.sessions import Sessions, TurnKey, stored_answer
 from bridge.storage.base import StoreError
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder, completion_chunks
-from bridge.translate.choice import Output, StructuredOutputError
+from bridge.translate.choice import ForcedCallError, Output, StructuredOutputError
+from bridge.translate.conversation import INSTRUCTION_ROLES
 from bridge.validation import parse_chat_request
 from supervisor.errors import SupervisorError
 
@@ -37,8 +38,14 @@ ESTIMATED_HEADER = "X-Bridge-Usage-Estimated"
 
 
 def response_headers(
-    request: web.Request, chat: ChatCompletionRequest, *, estimated: bool = False, session: _SessionTurn | None = None
+    request: web.Request,
+    chat: ChatCompletionRequest,
+    *,
+    estimated: bool = False,
+    session: _SessionTurn | None = None,
+    output_field: str = "completion_tokens",
 ) -> dict[str, str]:
+    """`output_field` names the output token count as the API does (the Messages API: output_tokens)."""
     headers = {"X-Request-ID": request.get(appkeys.REQUEST_ID, "")}
     if session is not None:
         headers[SESSION_HEADER] = session.id
@@ -46,10 +53,10 @@ def response_headers(
     if chat.unapplied:
         headers[UNAPPLIED_HEADER] = ",".join(chat.unapplied)
     if estimated:
-        headers[ESTIMATED_HEADER] = "completion_tokens"
+        headers[ESTIMATED_HEADER] = output_field
     elif chat.stream and chat.stop:
         # Headers leave before the answer: say when the figure would be an estimate.
-        headers[ESTIMATED_HEADER] = "completion_tokens; when=stop-sequence"
+        headers[ESTIMATED_HEADER] = f"{output_field}; when=stop-sequence"
     return headers
 
 
@@ -135,9 +142,15 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
         return None  # validation reports it
     record = await sessions.load(sid)
     history = list((record or {}).get("messages", []))
-    body["messages"] = [*history, *messages]
+    # The request's leading instructions stay leading (its system prompt); without any other
+    # message, they are what this turn answers, after the history.
+    first = next((i for i, m in enumerate(messages) if not _is_instruction(m)), len(messages))
+    if first < len(messages):
+        body["messages"] = [*messages[:first], *history, *messages[first:]]
+    else:
+        body["messages"] = [*history, *messages]
     structlog.contextvars.bind_contextvars(session_id=sid, history_messages=len(history))
-    new = [m for m in messages if not (isinstance(m, dict) and m.get("role") in ("system", "developer"))]
+    new = [m for m in messages if not _is_instruction(m)]
     session = _SessionTurn(sessions, sid, history, new)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None:
@@ -169,6 +182,10 @@ async def _answer_stored(
     return sse
 
 
+def _is_instruction(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("role") in INSTRUCTION_ROLES
+
+
 def count_usage(request: web.Request, prompt: int, completion: int) -> None:
     request.app[appkeys.METRICS].count_tokens(prompt, completion)
     structlog.contextvars.bind_contextvars(prompt_tokens=prompt, completion_tokens=completion)
@@ -176,6 +193,8 @@ def count_usage(request: web.Request, prompt: int, completion: int) -> None:
 
 def failure(exc: Exception, json_param: str = "response_format") -> ApiError:
     """The OpenAI error for what ended a turn; `json_param` names the API's structured-output field."""
+    if isinstance(exc, ForcedCallError):
+        return ApiError(str(exc), status=502, type="api_error", param="tool_choice", code="tool_choice_not_followed")
     if isinstance(exc, StructuredOutputError):
         return ApiError(str(exc), status=502, type="api_error", param=json_param, code="invalid_structured_output")
     return to_api_error(exc)

@@ -16,20 +16,26 @@ from bridge.access import CLIENT
 from bridge.errors import InvalidRequest, ModelNotFound
 from bridge.modelmap import UnknownModel
 from bridge.schemas import ChatCompletionRequest
+from bridge.spend.ledger import Meter
 from bridge.translate.chat_request import answer_line, instruction, to_turn
 from bridge.translate.choice import ChoiceAssembler, Output
+from bridge.translate.conversation import split
+from bridge.translate.forced import forced_call
 from bridge.validation.content import parse_messages
+from supervisor.events import Result
 from supervisor.runner import Lease, TurnRunner
 from supervisor.turn import TurnSpec
 
-log = structlog.get_logger(__name__)
-
 
 async def _one(
-    runner: TurnRunner, spec: TurnSpec, assembler: ChoiceAssembler, lease: Lease | None = None
+    runner: TurnRunner,
+    spec: TurnSpec,
+    assembler: ChoiceAssembler,
+    lease: Lease | None = None,
+    on_result: Callable[[Result], None] | None = None,
 ) -> AsyncGenerator[list[Output], None]:
     # Closing the runner's generator early (a stop sequence was hit) interrupts the turn.
-    async with contextlib.aclosing(runner.stream(spec, lease)) as events:
+    async with contextlib.aclosing(runner.stream(spec, lease, on_result)) as events:
         async for event in events:
             outputs = assembler.feed(event)
             if outputs:
@@ -39,11 +45,16 @@ async def _one(
 
 
 async def run_choices(
-    runner: TurnRunner, spec: TurnSpec, n: int, make: Callable[[], ChoiceAssembler], lease: Lease | None = None
+    runner: TurnRunner,
+    spec: TurnSpec,
+    n: int,
+    make: Callable[[], ChoiceAssembler],
+    lease: Lease | None = None,
+    on_result: Callable[[Result], None] | None = None,
 ) -> AsyncGenerator[tuple[int, list[Output]], None]:
     """Yields (choice index, outputs). n > 1 runs n independent turns on n slots at once."""
     if n == 1:  # inline: no task hop, and log context (slot_id) stays with the request
-        async with contextlib.aclosing(_one(runner, spec, make(), lease)) as outputs:
+        async with contextlib.aclosing(_one(runner, spec, make(), lease, on_result)) as outputs:
             async for item in outputs:
                 yield 0, item
         return
@@ -51,7 +62,7 @@ async def run_choices(
 
     async def produce(index: int) -> None:
         try:
-            async with contextlib.aclosing(_one(runner, spec, make())) as outputs:
+            async with contextlib.aclosing(_one(runner, spec, make(), on_result=on_result)) as outputs:
                 async for item in outputs:
                     queue.put_nowait((index, item))
             queue.put_nowait((index, None))
@@ -73,6 +84,24 @@ async def run_choices(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def resolve_model(request: web.Request, model: str) -> str:
+    """The CLI model a requested name maps to (404 model_not_found for an unknown one)."""
+    pool = request.app[appkeys.POOL]
+    try:
+        return request.app[appkeys.MODELS].resolve(model, [str(m.get("value")) for m in pool.cli_models])
+    except UnknownModel:
+        raise ModelNotFound(model) from None
+
+
+async def _metered(
+    outputs: AsyncGenerator[tuple[int, list[Output]], None], meter: Meter
+) -> AsyncGenerator[tuple[int, list[Output]], None]:
+    async with contextlib.aclosing(outputs):
+        async for item in outputs:
+            yield item
+    await meter.settled()  # the spend is in the store before the answer is complete
 
 
 @attrs.define
@@ -112,35 +141,42 @@ def namespace(request: web.Request, session_id: str | None) -> str:
 def start(
     request: web.Request, chat: ChatCompletionRequest, session_id: str | None = None
 ) -> tuple[AsyncGenerator[tuple[int, list[Output]], None], Hold]:
-    """Resolves the model, translates the request and starts its choices (shared by both APIs).
+    """Resolves the model, translates the request and starts its choices (shared by all three APIs).
 
     The caller must call `hold.finish` with the answer it returned (or None) once it is done.
+    Every Result of its turns adds to the caller's spend.
     """
-    pool = request.app[appkeys.POOL]
-    try:
-        cli_model = request.app[appkeys.MODELS].resolve(chat.model, [str(m.get("value")) for m in pool.cli_models])
-    except UnknownModel:
-        raise ModelNotFound(chat.model) from None
+    cli_model = resolve_model(request, chat.model)
     structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
     spec = to_turn(chat, cli_model, request.app[appkeys.CONFIG].cli_tools)
+    forced = forced_call(chat)
+    offered = frozenset(t.name for t in spec.client_tools)
     # The process may hold the conversation only when it holds exactly what the client will
-    # send back: one choice, no instruction added to the message, no structured output (its
-    # answer is a tool call the client never sees), and tool call ids the client keeps.
+    # send back: one choice, no instruction or continuation request added to the conversation,
+    # no structured output (its answer is a tool call the client never sees), and tool call
+    # ids the client keeps.
     holdable = (
         chat.n == 1
         and not chat.legacy_functions
         and spec.profile.json_schema is None
         and instruction(chat, bool(spec.client_tools)) is None
+        and split(chat.messages).exact
     )
     spec = attrs.evolve(spec, namespace=namespace(request, session_id), hold=holdable)
     hold = Hold(request.app[appkeys.RUNNER])
 
     def assembler() -> ChoiceAssembler:
         made = ChoiceAssembler(
-            json_schema=spec.profile.json_schema, stops=chat.stop, parallel_tool_calls=chat.parallel_tool_calls
+            json_schema=spec.profile.json_schema,
+            stops=chat.stop,
+            parallel_tool_calls=chat.parallel_tool_calls,
+            forced=forced,
+            tool_names=offered,
         )
         hold.assembler = made
         return made
 
+    meter = Meter(request.app[appkeys.LEDGER], request[appkeys.ACCOUNT])
     lease = hold.lease if holdable else None
-    return run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, lease), hold
+    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, lease, meter.on_result)
+    return _metered(outputs, meter), hold

@@ -12,10 +12,16 @@ from bridge.storage.base import Change, CorruptRecord, Record, StoreError, decod
 
 
 class RedisStore:
-    def __init__(self, url: str, ttl_seconds: float | None, prefix: str = "claude-bridge") -> None:
+    def __init__(
+        self, url: str, ttl_seconds: float | None, prefix: str = "claude-bridge", keep: tuple[str, ...] = ()
+    ) -> None:
         self._client: Any = redis.from_url(url, decode_responses=True)
         self._ttl = int(ttl_seconds) if ttl_seconds else None
         self._prefix = prefix
+        self._keep = keep  # kinds whose records never expire (the per-key spend)
+
+    def _expiry(self, kind: str) -> int | None:
+        return None if kind in self._keep else self._ttl
 
     def __repr__(self) -> str:  # the URL may hold a password
         return "<RedisStore>"
@@ -46,7 +52,7 @@ class RedisStore:
     async def put(self, kind: str, record_id: str, record: Record) -> None:
         try:
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.set(self._key(kind, record_id), json.dumps(record, ensure_ascii=False), ex=self._ttl)
+                pipe.set(self._key(kind, record_id), json.dumps(record, ensure_ascii=False), ex=self._expiry(kind))
                 pipe.zadd(self._index(kind), {record_id: float(record.get("created_at", 0))})
                 await pipe.execute()
         except RedisError as exc:
@@ -66,7 +72,7 @@ class RedisStore:
                             pipe.delete(key)
                             pipe.zrem(self._index(kind), record_id)
                         else:
-                            pipe.set(key, json.dumps(new, ensure_ascii=False), ex=self._ttl)
+                            pipe.set(key, json.dumps(new, ensure_ascii=False), ex=self._expiry(kind))
                             pipe.zadd(self._index(kind), {record_id: float(new.get("created_at", 0))})
                         await pipe.execute()
                         return new

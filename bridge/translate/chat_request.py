@@ -1,80 +1,21 @@
 """An OpenAI chat request -> the turn a slot runs. Pure.
 
-System and developer messages become the turn's system prompt and the client's functions its
-tools; the structured-output schema is the launch profile. Every other earlier message is
-replayed with its real role (tool calls as tool_use blocks, tool results as tool_result
-blocks); the last user message, or the trailing tool results, is the new turn.
+The leading system and developer messages become the turn's system prompt and the client's
+functions its tools; the structured-output schema is the launch profile. The conversation is
+split into replayed lines and the new user turn by `bridge.translate.conversation`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from bridge.schemas import ChatCompletionRequest, ChatMessageIn, ImagePart, TextPart
-from supervisor.launch import MCP_PREFIX, ClientTool, LaunchProfile
-from supervisor.turn import Content, Line, TurnSettings, TurnSpec
-
-INSTRUCTION_ROLES = ("system", "developer")
-
-
-def system_prompt(messages: tuple[ChatMessageIn, ...]) -> str:
-    return "\n\n".join(m.text for m in messages if m.role in INSTRUCTION_ROLES and m.text)
-
-
-def _block(part: TextPart | ImagePart) -> dict[str, Any]:
-    if isinstance(part, ImagePart):
-        return {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.data}}
-    return {"type": "text", "text": part.text}
-
-
-def content_blocks(message: ChatMessageIn) -> Content:
-    """A plain string stays a string; parts become Anthropic blocks, in order."""
-    if message.content is None:
-        return ""
-    if isinstance(message.content, str):
-        return message.content
-    return [_block(part) for part in message.content]
-
-
-def _assistant(message: ChatMessageIn) -> Content:
-    if not message.tool_calls:
-        return content_blocks(message)
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.text}] if message.text else []
-    blocks += [
-        {"type": "tool_use", "id": call.id, "name": MCP_PREFIX + call.name, "input": call.arguments}
-        for call in message.tool_calls
-    ]
-    return blocks
-
-
-def _tool_result(message: ChatMessageIn) -> dict[str, Any]:
-    content = content_blocks(message)
-    return {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": content}
-
-
-def conversation_lines(messages: list[ChatMessageIn]) -> list[Line]:
-    """Conversation lines; consecutive tool results form one user message, as Anthropic expects."""
-    lines: list[Line] = []
-    results: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "tool":
-            results.append(_tool_result(message))
-            continue
-        if results:
-            lines.append(Line("user", results))
-            results = []
-        if message.role == "assistant":
-            if message.text or message.tool_calls:
-                lines.append(Line("assistant", _assistant(message)))
-        else:
-            lines.append(Line("user", content_blocks(message)))
-    if results:
-        lines.append(Line("user", results))
-    return lines
+from bridge.schemas import ChatCompletionRequest, ChatMessageIn
+from bridge.translate.conversation import as_blocks, assistant_line, reminder, split
+from bridge.translate.forced import forced_call
+from supervisor.launch import ClientTool, LaunchProfile
+from supervisor.turn import Line, TurnSettings, TurnSpec
 
 
 def instruction(request: ChatCompletionRequest, tools_offered: bool) -> str | None:
-    """tool_choice has no CLI control: it is asked for in words, next to the new message."""
+    """tool_choice is asked for in words, next to the new message (and enforced: see `forced`)."""
     if request.tool_choice == "required":
         return "Answer by calling one or more of the available tools."
     if request.tool_choice == "function":
@@ -85,32 +26,37 @@ def instruction(request: ChatCompletionRequest, tools_offered: bool) -> str | No
 
 
 def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str, ...] = ()) -> TurnSpec:
-    tools = tuple(ClientTool(f.name, f.description, f.parameters) for f in request.tools)
+    functions = request.tools
     tool_history = any(m.tool_calls or m.role == "tool" for m in request.messages)
     if request.tool_choice == "none" and not tool_history:
-        tools = ()  # the surest way not to call a tool is not to have one
-    profile = LaunchProfile(
-        tools=cli_tools,
-        json_schema=request.response_format.schema if request.response_format else None,
-    )
-    *history, last = conversation_lines([m for m in request.messages if m.role not in INSTRUCTION_ROLES])
-    message = last.content
-    reminder = instruction(request, bool(tools))
-    if reminder:
-        blocks = [{"type": "text", "text": message}] if isinstance(message, str) else list(message)
-        message = [*blocks, {"type": "text", "text": f"<system-reminder>{reminder}</system-reminder>"}]
+        functions = ()  # the surest way not to call a tool is not to have one
+    json_schema = request.response_format.schema if request.response_format else None
+    forced = forced_call(request)
+    if forced is not None:  # see bridge.translate.forced
+        functions, json_schema = forced.functions, forced.schema
+    tools = tuple(ClientTool(f.name, f.description, f.parameters) for f in functions)
+    conversation = split(request.messages)
+    profile = LaunchProfile(tools=cli_tools, json_schema=json_schema)
+    message = conversation.message
+    asked = instruction(request, bool(tools))
+    if asked:
+        message = [*as_blocks(message), reminder(asked)]
     return TurnSpec(
         model=cli_model,
         message=message,
-        history=tuple(history),
+        history=conversation.history,
         profile=profile,
-        settings=TurnSettings(effort=request.reasoning_effort, max_output_tokens=request.max_tokens),
-        system_prompt=system_prompt(request.messages),
+        settings=TurnSettings(
+            effort=request.reasoning_effort,
+            max_output_tokens=request.max_tokens,
+            max_thinking_tokens=request.max_thinking_tokens,
+        ),
+        reask=forced.reask() if forced is not None else None,
+        system_prompt=conversation.system_prompt,
         client_tools=tools,
     )
 
 
 def answer_line(message: ChatMessageIn) -> Line | None:
     """The line an assistant answer becomes when the client sends it back in its next request."""
-    lines = conversation_lines([message])
-    return lines[0] if len(lines) == 1 and lines[0].role == "assistant" else None
+    return assistant_line(message)

@@ -3,7 +3,8 @@
 Both the non-streamed body and the stream chunks are rendered from these outputs, so the two
 can never disagree. Handles: text that came as deltas or only as a whole message (the CLI's
 non-streaming fallback), client tool calls (the CLI's `mcp__c__` prefix removed), the JSON of
-the structured-output tool, and stop sequences.
+the structured-output tool, stop sequences, and a forced tool call (`bridge.translate.forced`):
+its structured output becomes the call, and a turn asked again (`ReAsked`) still counts its usage.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import attrs
 from jsonschema import Draft202012Validator
 
 from bridge.schemas import PromptTokensDetails, Usage
+from bridge.translate.forced import ForcedCall, call_id
 from bridge.translate.stops import StopCutter
 from bridge.translate.tokens import estimate_tokens
-from bridge.translate.usage import finish_reason, usage_from_result
+from bridge.translate.usage import finish_reason, sum_usage, usage_from_result
 from supervisor.client_tools import STRUCTURED_OUTPUT
 from supervisor.events import (
     AssistantMessage,
     Event,
     MessageDelta,
     MessageStart,
+    ReAsked,
     Result,
     TextDelta,
     ToolInputDelta,
@@ -36,6 +39,10 @@ IGNORED, JSON_BLOCK = -1, -2
 
 class StructuredOutputError(Exception):
     """The model did not produce JSON that matches the requested schema."""
+
+
+class ForcedCallError(StructuredOutputError):
+    """`tool_choice` demanded a call, and the model did not make one (asked again, in vain)."""
 
 
 @attrs.frozen
@@ -61,9 +68,18 @@ class Finished:
     reason: str
     usage: Usage
     estimated: bool = False  # completion_tokens counted by the bridge (text cut at a stop sequence)
+    stop_sequence: str | None = None  # which of the request's stop sequences ended the answer
 
 
-Output = TextOut | ToolCallBegin | ToolCallArgs | Finished
+@attrs.frozen
+class Started:
+    """The upstream's message_start usage (the prompt's tokens). It rides with the turn's first
+    other output, so it never changes when a response starts; only the Messages API shows it."""
+
+    usage: Usage
+
+
+Output = TextOut | ToolCallBegin | ToolCallArgs | Finished | Started
 
 
 @attrs.define
@@ -71,6 +87,8 @@ class ChoiceAssembler:
     json_schema: str | None = None
     stops: tuple[str, ...] = ()
     parallel_tool_calls: bool = True
+    forced: ForcedCall | None = None
+    tool_names: frozenset[str] | None = None  # the client functions a call may name (None: any)
     done: bool = False
     _message: str = ""
     _streamed: set[str] = attrs.field(factory=set)
@@ -82,6 +100,9 @@ class ChoiceAssembler:
     _prompt_usage: dict[str, Any] | None = None
     _message_usage: dict[str, Any] = attrs.field(factory=dict)
     _cutter: StopCutter | None = None
+    _asked: list[Usage] = attrs.field(factory=list)  # usage of the results that were asked again
+    _start: Started | None = None  # not yet handed out
+    _started: bool = False
     _ended_by_result: bool = False
     _dropped: bool = False  # something the model said is not in the answer
 
@@ -101,12 +122,21 @@ class ChoiceAssembler:
     def feed(self, event: Event) -> list[Output]:
         if self.done:
             return []
+        outputs = self._feed(event)
+        if outputs and self._start is not None:
+            outputs.insert(0, self._start)
+            self._start, self._started = None, True
+        return outputs
+
+    def _feed(self, event: Event) -> list[Output]:
         if isinstance(event, MessageStart):
             self._message = event.message_id
             self._blocks = {}
             self._message_usage = event.usage
             if self._prompt_usage is None:
                 self._prompt_usage = event.usage
+            if not self._started:  # a retried attempt's message_start replaces a failed one's
+                self._start = Started(usage_from_result(event.usage))
             return []
         if isinstance(event, MessageDelta):
             return self._cut_at_limit(event) if event.stop_reason == "max_tokens" else []
@@ -123,6 +153,9 @@ class ChoiceAssembler:
             return self._whole_message(event)
         if isinstance(event, Result):
             return self._finish(event)
+        if isinstance(event, ReAsked):
+            self._asked.append(usage_from_result(event.result.usage))
+            self._json = []
         return []
 
     # -- pieces ---------------------------------------------------------------------------
@@ -158,6 +191,7 @@ class ChoiceAssembler:
                 prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read, cache_write_tokens=cache_write),
             ),
             estimated=True,
+            stop_sequence=self._cutter.matched if self._cutter is not None else None,
         )
 
     def _cut_at_limit(self, event: MessageDelta) -> list[Output]:
@@ -172,9 +206,10 @@ class ChoiceAssembler:
             out.append(TextOut(rest))
         self.done = True
         self._dropped = True
-        if self.json_schema is not None:
+        if self.json_schema is not None and self.forced is None:
             raise StructuredOutputError("the JSON output was cut off at max_tokens")
-        out.append(Finished("length", usage_from_result({**self._message_usage, **event.usage})))
+        usage = usage_from_result({**self._message_usage, **event.usage})
+        out.append(Finished("length", sum_usage([*self._asked, usage])))
         return out
 
     def _begin_tool(self, block: int, tool_id: str, name: str) -> list[Output]:
@@ -186,7 +221,8 @@ class ChoiceAssembler:
             self._blocks[block] = JSON_BLOCK
             self._json = []  # if the CLI asked again, only the last attempt counts
             return []
-        if not name.startswith(MCP_PREFIX) or (self._calls and not self.parallel_tool_calls):
+        allowed = self.tool_names is None or name[len(MCP_PREFIX) :] in self.tool_names
+        if not name.startswith(MCP_PREFIX) or not allowed or (self._calls and not self.parallel_tool_calls):
             self._blocks[block] = IGNORED
             self._dropped = True
             return []
@@ -198,7 +234,7 @@ class ChoiceAssembler:
         target = self._blocks.get(block, IGNORED)
         if target == JSON_BLOCK:
             self._json.append(text)
-            return [TextOut(text)] if text else []
+            return [TextOut(text)] if text and self.forced is None else []
         if target >= 0 and text:
             return [ToolCallArgs(target, text)]
         return []
@@ -224,7 +260,10 @@ class ChoiceAssembler:
                 out.append(TextOut(rest))
         self.done = True
         self._ended_by_result = True
-        if self.json_schema is not None:
+        if self.forced is not None and not self._calls:
+            out += self._forced_call(result)
+            reason = "tool_calls"
+        elif self.json_schema is not None and self.forced is None:
             out += self._check_json(result)
             reason = "length" if result.stop_reason == "max_tokens" else "stop"
         elif self._calls:
@@ -233,8 +272,22 @@ class ChoiceAssembler:
             reason = finish_reason(result.stop_reason)
             if reason == "tool_calls":  # a non-client tool was refused; no call to report
                 reason = "stop"
-        out.append(Finished(reason, usage_from_result(result.usage)))
+        out.append(Finished(reason, sum_usage([*self._asked, usage_from_result(result.usage)])))
         return out
+
+    def _forced_call(self, result: Result) -> list[Output]:
+        """The structured output stands for the call `tool_choice` demanded (validated again)."""
+        assert self.forced is not None and self.json_schema is not None
+        structured = result.structured_output
+        asks = len(self._asked) + 1
+        if structured is None:
+            raise ForcedCallError(f"the model did not call the tool that tool_choice requires ({asks} attempts)")
+        error = next(iter(Draft202012Validator(json.loads(self.json_schema)).iter_errors(structured)), None)
+        if error is not None:
+            raise ForcedCallError(f"the model's tool call does not match the function's parameters: {error.message}")
+        name, arguments = self.forced.call(structured)
+        self._calls = 1
+        return [ToolCallBegin(0, call_id(), name), ToolCallArgs(0, json.dumps(arguments, ensure_ascii=False))]
 
     def _check_json(self, result: Result) -> list[Output]:
         out: list[Output] = []

@@ -9,14 +9,16 @@ import attrs
 class StopCutter:
     stops: tuple[str, ...]
     _held: str = ""
+    matched: str | None = None  # the sequence that was hit (the Messages API reports it)
 
     def feed(self, text: str) -> tuple[str, bool]:
         """(text safe to emit, whether a stop sequence was hit). After a hit, nothing more is emitted."""
         buffer = self._held + text
-        hits = [i for i in (buffer.find(s) for s in self.stops) if i >= 0]
+        hits = [(i, len(s), s) for s in self.stops if (i := buffer.find(s)) >= 0]
         if hits:
             self._held = ""
-            return buffer[: min(hits)], True
+            at, _, self.matched = min(hits)  # the earliest; of two at one place, the shorter ended first
+            return buffer[:at], True
         hold = 0
         for size in range(min(len(buffer), max(map(len, self.stops)) - 1), 0, -1):
             tail = buffer[-size:]

@@ -19,7 +19,7 @@ from bridge.validation.common import (
     require_object,
     unsupported,
 )
-from bridge.validation.content import parse_messages
+from bridge.validation.content import check_tool_answers, parse_messages
 from bridge.validation.tools import parse_response_format, parse_tool_choice, parse_tools
 
 # Sampling and bookkeeping knobs the Claude CLI offers no control for. They are accepted
@@ -192,13 +192,7 @@ def parse_chat_request(body: Any) -> ChatCompletionRequest:
             _check_unapplied(name, body[name])
             unapplied.append(name)
 
-    last = messages[-1]
-    if last.role not in ("user", "tool"):
-        raise InvalidRequest(
-            f"The last message must have role 'user' or 'tool' (got '{last.role}'): Claude answers a user turn.",
-            param=f"messages[{len(messages) - 1}].role",
-            code="invalid_value",
-        )
+    check_tool_answers(messages)
     return ChatCompletionRequest(
         model=model,
         messages=messages,

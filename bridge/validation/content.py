@@ -46,7 +46,12 @@ def _image(param: str, part: dict[str, Any]) -> ImagePart:
     match = DATA_URL.match(url)
     if not match:
         raise invalid_value(where, "expected a data URL: data:image/<png|jpeg|gif|webp>;base64,<data>.")
-    media_type = match["type"].lower()
+    return image_part(where, match["type"], match["data"])
+
+
+def image_part(where: str, media_type: str, data: str) -> ImagePart:
+    """Checks an inline image (type, size, base64, magic bytes): the CLI would turn a bad one into text."""
+    media_type = media_type.lower()
     if media_type == "image/jpg":
         media_type = "image/jpeg"
     if media_type not in IMAGE_TYPES:
@@ -55,7 +60,7 @@ def _image(param: str, part: dict[str, Any]) -> ImagePart:
             param=where,
             code="invalid_image_format",
         )
-    data = re.sub(r"\s+", "", match["data"])
+    data = re.sub(r"\s+", "", data)
     if len(data) * 3 // 4 > MAX_IMAGE_BYTES + 3:
         raise InvalidRequest(
             f"The image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.", param=where, code="image_too_large"
@@ -101,7 +106,10 @@ def _parts(param: str, content: list[Any], *, images: bool) -> tuple[Part, ...]:
 def _content(param: str, raw: dict[str, Any], role: str) -> str | tuple[Part, ...] | None:
     content = raw.get("content")
     if content is None:
-        if role == "assistant" and (raw.get("tool_calls") or raw.get("function_call")):
+        # An assistant turn may be only tool calls or a refusal; a function result may be null.
+        if role == "assistant" and any(raw.get(k) for k in ("tool_calls", "function_call", "refusal", "audio")):
+            return None
+        if role == "function" and "content" in raw:
             return None
         if "content" not in raw:
             raise missing(f"{param}.content")
@@ -109,7 +117,7 @@ def _content(param: str, raw: dict[str, Any], role: str) -> str | tuple[Part, ..
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        if not content and role == "user":
+        if not content:
             raise InvalidRequest(
                 f"Invalid '{param}.content': empty array. Expected an array with minimum length 1.",
                 param=f"{param}.content",
@@ -117,6 +125,32 @@ def _content(param: str, raw: dict[str, Any], role: str) -> str | tuple[Part, ..
             )
         return _parts(f"{param}.content", content, images=role == "user")
     raise invalid_type(f"{param}.content", "a string or an array of content parts", content)
+
+
+def _assistant_extras(
+    param: str, raw: dict[str, Any], content: str | tuple[Part, ...] | None
+) -> str | tuple[Part, ...] | None:
+    """`refusal` and `audio`, which clients echo back from an earlier answer.
+
+    A refusal with no content is what the model said, so it is the message's text. An audio
+    reference cannot be honoured: Claude never produced audio here, so there is no such answer.
+    """
+    refusal = raw.get("refusal")
+    if refusal is not None and not isinstance(refusal, str):
+        raise invalid_type(f"{param}.refusal", "a string", refusal)
+    audio = raw.get("audio")
+    if audio is not None:
+        if not isinstance(audio, dict):
+            raise invalid_type(f"{param}.audio", "an object", audio)
+        raise InvalidRequest(
+            "Audio responses are not available from Claude, so an earlier audio response cannot be referenced: "
+            "send its transcript as the message content instead.",
+            param=f"{param}.audio",
+            code="unsupported_parameter",
+        )
+    if refusal and not content:
+        return refusal
+    return content
 
 
 def _arguments(param: str, raw: Any) -> dict[str, Any]:
@@ -186,6 +220,7 @@ def parse_messages(messages: Any) -> tuple[ChatMessageIn, ...]:
             raise invalid_type(f"{param}.name", "a string", name)
         content = _content(param, raw, role)
         if role == "assistant":
+            content = _assistant_extras(param, raw, content)
             calls = _tool_calls(f"{param}.tool_calls", raw["tool_calls"]) if raw.get("tool_calls") else ()
             if raw.get("function_call"):
                 fc = raw["function_call"]
@@ -222,3 +257,28 @@ def parse_messages(messages: Any) -> tuple[ChatMessageIn, ...]:
         else:
             parsed.append(ChatMessageIn(role, content, name))
     return tuple(parsed)
+
+
+def check_tool_answers(messages: tuple[ChatMessageIn, ...]) -> None:
+    """Every tool call is answered by the tool messages right after it, as OpenAI requires.
+
+    (Anthropic requires the same: the results of a tool_use must open the next user message.)
+    """
+    pending: list[str] = []
+    asked_at = 0
+    for i, message in enumerate(messages):
+        if message.role == "tool":
+            if message.tool_call_id in pending:
+                pending.remove(message.tool_call_id)
+            continue
+        if pending:
+            break
+        if message.tool_calls:
+            pending, asked_at = [c.id for c in message.tool_calls], i
+    if pending:
+        raise InvalidRequest(
+            "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+            f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(pending)}",
+            param=f"messages[{asked_at}].tool_calls",
+            code="invalid_value",
+        )

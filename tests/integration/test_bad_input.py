@@ -57,7 +57,11 @@ def assert_openai_error(resp: Any, status: int, *, param: str | None = None, cod
         ({"model": "gpt-4o", "messages": GOOD, "temperature": 3}, "temperature", "invalid_value"),
         ({"model": "gpt-4o", "messages": GOOD, "temperature": "hot"}, "temperature", "invalid_type"),
         ({"model": "gpt-4o", "messages": GOOD, "frobnicate": 1}, "frobnicate", "unknown_parameter"),
-        ({"model": "gpt-4o", "messages": [*GOOD, {"role": "assistant", "content": "x"}]}, "messages[1].role", None),
+        (
+            {"model": "gpt-4o", "messages": [*GOOD, {"role": "assistant", "content": None, "audio": {"id": "a_1"}}]},
+            "messages[1].audio",
+            "unsupported_parameter",
+        ),
     ],
 )
 async def test_bad_bodies(bridge: Bridge, body: dict[str, Any], param: str, code: str | None) -> None:

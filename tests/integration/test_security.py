@@ -62,3 +62,25 @@ async def test_cli_children_do_not_inherit_bridge_secrets(make_bridge) -> None: 
     assert "ANTHROPIC_API_KEY" in names
     home = next(e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"HOME="))
     assert home.startswith(str(bridge.pool.launch.workdir)), "each process has a HOME of its own"
+
+
+async def test_file_mentions_and_slash_commands_are_plain_text(bridge: Bridge, tmp_path: Path) -> None:
+    """The CLI expands `@path` in a user message by reading that file from the host, and runs
+    `/commands`; the bridge marks every user line `text_not_typed`, so neither happens."""
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("HOST-SECRET-7731")
+    client = bridge.client()
+    resp = await client.chat.completions.create(
+        model="gpt-4o",
+        messages=[
+            {"role": "user", "content": f"earlier @{secret}"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": f"mention @{secret} <<say:plain>>"},
+        ],
+    )
+    assert resp.choices[0].message.content == "plain"
+    (req,) = bridge.fake.find("mention @")
+    assert "HOST-SECRET-7731" not in json.dumps(req.body)
+    resp = await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "/cost"}])
+    assert resp.choices[0].message.content == "Hello from the fake upstream."
+    assert bridge.fake.messages_requests()[-1].messages[0]["content"] == "/cost"

@@ -10,6 +10,7 @@ from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import (
     ChoiceAssembler,
     Finished,
+    Started,
     StructuredOutputError,
     TextOut,
     ToolCallArgs,
@@ -54,8 +55,9 @@ def test_turn_from_request() -> None:
     )
     turn = to_turn(req, "sonnet")
     assert turn.profile == LaunchProfile()
-    assert turn.system_prompt == "S1\n\nS2"
-    assert turn.history == (Line("user", "u1"), Line("assistant", "a1"))
+    assert turn.system_prompt == "S1"
+    reminder = {"type": "text", "text": "<system-reminder>\nS2\n</system-reminder>"}
+    assert turn.history == (Line("user", [{"type": "text", "text": "u1"}, reminder]), Line("assistant", "a1"))
     assert turn.message == [{"type": "text", "text": "u2"}]
     assert turn.model == "sonnet"
     assert turn.settings == TurnSettings(effort="high", max_output_tokens=50)
@@ -204,7 +206,8 @@ def test_streamed_client_tool_calls_are_renamed_and_indexed() -> None:
             result("tool_deferred"),
         ],
     )
-    assert out[:5] == [
+    assert isinstance(out[0], Started), "message_start's usage rides with the first output"
+    assert out[1:6] == [
         ToolCallBegin(0, "toolu_1", "get_weather"),
         ToolCallArgs(0, '{"ci'),
         ToolCallArgs(0, 'ty":"P"}'),

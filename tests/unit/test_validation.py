@@ -9,6 +9,7 @@ from bridge.schemas import TextPart
 from bridge.validation import parse_chat_request
 
 USER = [{"role": "user", "content": "hi"}]
+CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
 
 
 def parse(**body: Any):  # type: ignore[no-untyped-def]
@@ -107,7 +108,22 @@ def test_unapplied_params_are_listed() -> None:
     ("body", "param"),
     [
         ({"messages": USER, "model": ""}, None),
-        ({"model": "m", "messages": [{"role": "assistant", "content": "x"}]}, "messages[0].role"),
+        (
+            {
+                "model": "m",
+                "messages": [
+                    *USER,
+                    {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                    {"role": "user", "content": "x"},
+                ],
+            },
+            "messages[1].tool_calls",
+        ),
+        (
+            {"model": "m", "messages": [*USER, {"role": "assistant", "content": None, "audio": {"id": "audio_1"}}]},
+            "messages[1].audio",
+        ),
+        ({"model": "m", "messages": [{"role": "system", "content": []}, *USER]}, "messages[0].content"),
         (
             {"model": "m", "messages": [{"role": "tool", "content": "x", "tool_call_id": "a"}]},
             "messages[0].tool_call_id",

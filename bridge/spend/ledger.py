@@ -1,0 +1,83 @@
+"""Per-key spend in the store, added atomically, and the meter one request reports through.
+
+Every turn's Result adds its spend with one `store.update` (a per-record lock for files, an
+optimistic transaction for Redis, a single step on the event loop for memory), so concurrent
+requests of one key lose nothing. A turn cut short is added when the CLI confirms the
+interrupt, shortly after its response; a store that fails loses that figure (logged), never
+the client's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import attrs
+import structlog
+
+from bridge.spend.figures import Spend, add_spend, turn_spend
+from bridge.storage.base import Record, Store, StoreError
+from supervisor.events import Result
+
+log = structlog.get_logger(__name__)
+KIND = "usage"
+Listener = Callable[[str, Spend, int], None]
+
+
+class Ledger:
+    def __init__(self, store: Store, listener: Listener | None = None) -> None:
+        self._store = store
+        self._listener = listener  # the metrics, told at once
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def record(self, key: str, spend: Spend, requests: int) -> asyncio.Task[None]:
+        if self._listener is not None:
+            self._listener(key, spend, requests)
+        task = asyncio.create_task(self._add(key, spend, requests), name=f"usage-{key}")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return task
+
+    async def _add(self, key: str, spend: Spend, requests: int) -> None:
+        now = time.time()
+        try:
+            await self._store.update(KIND, key, lambda record: add_spend(record, key, spend, requests, now))
+        except StoreError as exc:
+            log.warning("usage_not_recorded", key=key, cost_usd=spend.cost_usd, error=str(exc))
+
+    async def get(self, key: str) -> Record | None:
+        return await self._store.get(KIND, key)
+
+    async def all(self) -> list[Record]:
+        return await self._store.list(KIND)
+
+    async def drain(self) -> None:
+        """Waits for every pending addition (before the store closes)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+
+@attrs.define
+class Meter:
+    """One request's turns: each Result the CLI gives adds to the key; the first also counts the request."""
+
+    ledger: Ledger
+    key: str
+    _counted: bool = False
+    _cost: float = 0.0
+    _tasks: list[asyncio.Task[None]] = attrs.field(factory=list)
+
+    def on_result(self, result: Result) -> None:
+        spend = turn_spend(result.raw)
+        if not spend.reported:
+            log.warning("cli_reported_no_turn_cost", key=self.key)
+        requests = 0 if self._counted else 1
+        self._counted = True
+        self._tasks.append(self.ledger.record(self.key, spend, requests))
+        self._cost += spend.cost_usd
+        structlog.contextvars.bind_contextvars(cost_usd=round(self._cost, 6))
+
+    async def settled(self) -> None:
+        """Waits until what was reported so far is in the store (before the answer goes out)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,43 @@
+"""Server tools a request may name (Anthropic's `bash_*`, `text_editor_*`, `computer_*`,
+`code_execution_*`, `web_search_*`, ...; OpenAI's built-in tools): the one place that decides.
+
+Nothing a request says makes anything run on the host, so every tool that would execute code,
+touch files or drive a screen is refused. Web search and web fetch are the CLI's own WebSearch
+and WebFetch, which only `SECURITY_MODE=web` offers: there (and only there) they are allowed.
+"""
+
+from __future__ import annotations
+
+import re
+
+_KINDS = (
+    (re.compile(r"^web_search(_\d{8})?$"), "web_search", "web search"),
+    (re.compile(r"^web_fetch(_\d{8})?$"), "web_fetch", "web fetch"),
+    (re.compile(r"^bash(_\d{8})?$"), None, "a shell on the host"),
+    (re.compile(r"^text_editor(_\d{8})?$"), None, "editing files on the host"),
+    (re.compile(r"^computer(_\d{8})?$|^computer_toolset"), None, "driving the host's screen"),
+    (re.compile(r"^code_execution(_\d{8})?$"), None, "running code"),
+    (re.compile(r"^memory(_\d{8})?$"), None, "a memory directory on the host"),
+    (re.compile(r"^browser"), None, "driving a browser"),
+)
+WEB_TOOLS = ("web_search", "web_fetch")
+
+
+def server_tool_family(kind: str) -> str | None:
+    """`web_search` or `web_fetch` for the web tools (any version), else None."""
+    for pattern, family, _ in _KINDS:
+        if pattern.match(kind):
+            return family
+    return None
+
+
+def server_tool_refusal(kind: str, *, web_mode: bool) -> str | None:
+    """Why a server tool of this type cannot be offered, or None when it may be (web tools in web mode)."""
+    for pattern, family, what in _KINDS:
+        if pattern.match(kind):
+            if family in WEB_TOOLS:
+                if web_mode:
+                    return None
+                return f"{what} is only available when the bridge runs with SECURITY_MODE=web."
+            return f"the '{kind}' server tool would mean {what}; nothing runs on this bridge's host."
+    return f"the '{kind}' tool type is not available on this bridge; declare client tools (with input_schema)."
