@@ -32,7 +32,11 @@ def _normal_blocks(content: Content | None) -> list[Any]:
     for block in content:
         kind = block.get("type")
         if kind == "text":
-            if block.get("text"):
+            if not block.get("text"):
+                continue
+            if blocks and blocks[-1].get("type") == "text":  # text split into blocks is one text
+                blocks[-1] = {"type": "text", "text": blocks[-1]["text"] + block["text"]}
+            else:
                 blocks.append({"type": "text", "text": block["text"]})
         elif kind == "tool_use":
             blocks.append(

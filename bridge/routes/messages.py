@@ -69,20 +69,24 @@ def _headers(request: web.Request, chat: ChatCompletionRequest, estimated: bool 
 async def create(request: web.Request) -> web.StreamResponse:
     req = _parse(request, await read_json(request))
     chat = req.chat
-    outputs, _ = start(request, chat)
+    outputs, hold = start(request, chat)
     builder = MessageBuilder(model=chat.model)
     async with contextlib.aclosing(outputs):
-        if chat.stream:
-            return await _stream(request, chat, builder, outputs)
         try:
-            async for _, items in outputs:
-                request.app[appkeys.METRICS].first_output(request)
-                builder.feed(items)
-        except StructuredOutputError as exc:
-            raise failure(exc, FORMAT_PARAM) from None
-        message = builder.snapshot()
-        _count(request, message["usage"])
-        return web.json_response(message, headers=_headers(request, chat, builder.estimated))
+            if chat.stream:
+                return await _stream(request, chat, builder, outputs)
+            try:
+                async for _, items in outputs:
+                    request.app[appkeys.METRICS].first_output(request)
+                    builder.feed(items)
+            except StructuredOutputError as exc:
+                raise failure(exc, FORMAT_PARAM) from None
+            message = builder.snapshot()
+            _count(request, message["usage"])
+            return web.json_response(message, headers=_headers(request, chat, builder.estimated))
+        finally:
+            # The process keeps the conversation for the client's next request, or is rewound.
+            hold.finish(builder.assistant_message())
 
 
 def _count(request: web.Request, usage: dict[str, Any]) -> None:

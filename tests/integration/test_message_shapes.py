@@ -27,9 +27,18 @@ def note(t: str) -> dict[str, str]:
     return text(f"<system-reminder>\n{t}\n</system-reminder>")
 
 
+def _uncached(content: Any) -> Any:
+    """The CLI marks its newest user message as a prompt-cache breakpoint (a string becomes one
+    text block with `cache_control`): that is not content."""
+    if not isinstance(content, list) or not any("cache_control" in b for b in content):
+        return content
+    blocks = [{k: v for k, v in b.items() if k != "cache_control"} for b in content]
+    return blocks[0]["text"] if len(blocks) == 1 and blocks[0].get("type") == "text" else blocks
+
+
 def convo(req: Recorded) -> list[tuple[str, Any]]:
     """The upstream conversation without the CLI's own mid-conversation system messages."""
-    return [(m["role"], m["content"]) for m in req.messages if m["role"] != "system"]
+    return [(m["role"], _uncached(m["content"])) for m in req.messages if m["role"] != "system"]
 
 
 def prompt(req: Recorded) -> str | None:

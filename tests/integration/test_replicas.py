@@ -88,7 +88,10 @@ async def _turn(
     client: openai.AsyncOpenAI, sid: str, index: int, *, body_id: bool, stream: bool
 ) -> tuple[str, str, int]:
     """One session turn, retried (same Idempotency-Key) until it succeeds: (how, replica, attempts)."""
-    content = f"{sid} turn-{index} <<say:{sid}-ans-{index}>> <<delay:150>>"
+    # The turn the replica is killed under lasts long enough to be in flight for every session,
+    # also on a loaded machine.
+    delay = 1500 if index == TURNS_BEFORE else 150
+    content = f"{sid} turn-{index} <<say:{sid}-ans-{index}>> <<delay:{delay}>>"
     extra: dict[str, Any] = {"extra_headers": {"Idempotency-Key": f"{sid}-{index}"}}
     if body_id:
         extra["extra_body"] = {"session_id": sid}
