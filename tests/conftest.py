@@ -6,6 +6,7 @@ Anthropic Messages API on 127.0.0.1, with a HOME of its own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -162,11 +163,24 @@ async def make_bridge(fake: FakeUpstream, tmp_path: Path) -> AsyncIterator[MakeB
 
     yield make
     for bridge in made:
+        await _no_slot_left_busy(bridge.pool)
         pids = bridge.pool.pids()
         await bridge.server.close()
         for pid in pids:
             assert not _alive(pid), f"CLI process {pid} outlived the server"
         validate_recorded(bridge.recorded)
+
+
+async def _no_slot_left_busy(pool: Pool) -> None:
+    """Every turn gives its slot back: once the test's requests are over, none stays busy."""
+    from supervisor.slot import SlotState
+
+    for _ in range(100):
+        busy = [s for s in pool._seats if s is not None and s.state is SlotState.BUSY]
+        if not busy:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"slots still busy after the test: {busy}")
 
 
 def _alive(pid: int) -> bool:

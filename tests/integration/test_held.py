@@ -227,3 +227,27 @@ async def test_a_stop_sequence_turn_keeps_the_earlier_held_conversation(make_bri
     assert turns(logs) == [(0, 0), (2, 0), (2, 0)]
     (req,) = bridge.fake.find("st3 ")
     assert json.dumps(convo(req)).count("st2") == 0
+
+
+async def test_a_messages_api_client_resumes_on_its_process_too(make_bridge, logs) -> None:  # type: ignore[no-untyped-def]
+    bridge = await make_bridge(POOL_SIZE="2")
+    tool = {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "m1 " + call("get_weather", {"city": "Rome"})}]
+    async with bridge.http() as http:
+        first = (
+            await http.post(
+                "/v1/messages", json={"model": "sonnet", "max_tokens": 50, "tools": [tool], "messages": messages}
+            )
+        ).json()
+        (use,) = [b for b in first["content"] if b["type"] == "tool_use"]
+        messages += [
+            {"role": "assistant", "content": first["content"]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use["id"], "content": "SUN-ROME"}]},
+        ]
+        second = (
+            await http.post(
+                "/v1/messages", json={"model": "sonnet", "max_tokens": 50, "tools": [tool], "messages": messages}
+            )
+        ).json()
+    assert second["content"][0]["text"] == "after-tool: SUN-ROME"
+    assert turns(logs) == [(0, 0), (2, 0)]

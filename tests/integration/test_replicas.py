@@ -84,14 +84,18 @@ async def _balanced_sessions(cluster: Cluster) -> dict[str, list[str]]:
     return chosen
 
 
+def _content(sid: str, index: int) -> str:
+    # The turn the replica is killed under lasts long enough to be in flight for every session,
+    # also on a loaded machine.
+    delay = 1500 if index == TURNS_BEFORE else 150
+    return f"{sid} turn-{index} <<say:{sid}-ans-{index}>> <<delay:{delay}>>"
+
+
 async def _turn(
     client: openai.AsyncOpenAI, sid: str, index: int, *, body_id: bool, stream: bool
 ) -> tuple[str, str, int]:
     """One session turn, retried (same Idempotency-Key) until it succeeds: (how, replica, attempts)."""
-    # The turn the replica is killed under lasts long enough to be in flight for every session,
-    # also on a loaded machine.
-    delay = 1500 if index == TURNS_BEFORE else 150
-    content = f"{sid} turn-{index} <<say:{sid}-ans-{index}>> <<delay:{delay}>>"
+    content = _content(sid, index)
     extra: dict[str, Any] = {"extra_headers": {"Idempotency-Key": f"{sid}-{index}"}}
     if body_id:
         extra["extra_body"] = {"session_id": sid}
@@ -215,7 +219,7 @@ async def test_sessions_keep_their_process_and_survive_a_killed_replica(
             messages = (await http.get(f"/v1/sessions/{sid}")).json()["messages"]
             expected = []
             for i in range(TURNS_BEFORE + TURNS_AFTER):
-                expected.append(("user", f"{sid} turn-{i} <<say:{sid}-ans-{i}>> <<delay:150>>"))
+                expected.append(("user", _content(sid, i)))
                 expected.append(("assistant", f"{sid}-ans-{i}"))
             assert [(m["role"], m["content"]) for m in messages] == expected
     # A moved session's history reached its new process in full (replayed once from Redis).
