@@ -69,8 +69,13 @@ def compatible(slot: SlotView, want: Want) -> bool:
     )
 
 
-def _holds(slot: SlotView) -> bool:
+def holds(slot: SlotView) -> bool:
     return slot.conversation is not None and bool(slot.conversation.lines)
+
+
+def exchanges(conversation: Held) -> int:
+    """User lines the bridge wrote: what replaying the conversation would cost."""
+    return sum(1 for line in conversation.lines if line.uuid is not None)
 
 
 def _fit(slot: SlotView, want: Want) -> tuple[int, int, float]:
@@ -88,7 +93,7 @@ def pick(idle: Iterable[SlotView], want: Want) -> Pick | None:
     for slot in idle:
         if not compatible(slot, want):
             continue
-        if not _holds(slot):
+        if not holds(slot):
             empty.append(slot)
             continue
         assert slot.conversation is not None
@@ -107,7 +112,7 @@ def steal(idle: Iterable[SlotView], want: Want) -> Pick | None:
     candidates = [
         s
         for s in idle
-        if compatible(s, want) and _holds(s) and s.conversation is not None and resume_point(s.conversation, 0) == 0
+        if compatible(s, want) and holds(s) and s.conversation is not None and resume_point(s.conversation, 0) == 0
     ]
     if not candidates:
         return None
@@ -119,16 +124,16 @@ def victim(idle: Iterable[SlotView], want: Want) -> SlotView | None:
     candidates = [s for s in idle if not compatible(s, want)]
     if not candidates:
         return None
-    return min(candidates, key=lambda s: (_holds(s), s.last_used))
+    return min(candidates, key=lambda s: (holds(s), s.last_used))
 
 
 def is_blank(slot: SlotView, profile: LaunchProfile) -> bool:
     """A process that can still take any turn of `profile`: no tools, no prompt, nothing held."""
-    return slot.profile == profile and slot.sticky is None and not slot.system_prompt and not _holds(slot)
+    return slot.profile == profile and slot.sticky is None and not slot.system_prompt and not holds(slot)
 
 
 def standby_victim(idle: Iterable[SlotView], profile: LaunchProfile, now: float, min_idle: float) -> SlotView | None:
     """The idle process to replace with a blank one: unused for `min_idle` seconds, holding
     nothing, the least recently used."""
-    candidates = [s for s in idle if not _holds(s) and not is_blank(s, profile) and now - s.last_used >= min_idle]
+    candidates = [s for s in idle if not holds(s) and not is_blank(s, profile) and now - s.last_used >= min_idle]
     return min(candidates, key=lambda s: s.last_used, default=None)

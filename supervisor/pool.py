@@ -198,11 +198,7 @@ class Pool:
                 and time.monotonic() - slot.last_used > self.settings.hold_ttl
             ):
                 slot.state = SlotState.RESETTING
-                if await slot.clear() and not self._closed:
-                    slot.state = SlotState.IDLE
-                    self._dispatch()
-                else:
-                    break
+                await self._forget(slot)
         if self._seats[seat] is slot:
             await self._retire(seat, slot, base, replace=True)
 
@@ -347,6 +343,33 @@ class Pool:
         slot.last_used = time.monotonic()
         slot.state = SlotState.IDLE
         self._dispatch()
+        self._keep_one_empty(slot)
+
+    def _keep_one_empty(self, kept: Slot) -> None:
+        """Rewinds, in the background, an older held one-exchange conversation when every idle
+        process holds one, so the next new conversation does not wait for a rewind. Replaying
+        such a conversation costs about what the rewind does, so holding it has little value;
+        the one just kept and longer ones are never touched here."""
+        idle = self._idle_slots()
+        if self._waiters or not idle or any(not placement.holds(s) for s in idle):
+            return
+        cheap = [
+            s for s in idle if s is not kept and s.conversation is not None and placement.exchanges(s.conversation) <= 1
+        ]
+        if not cheap:
+            return
+        slot = min(cheap, key=lambda s: s.last_used)
+        slot.state = SlotState.RESETTING
+        self.background(self._forget(slot), name=f"forget-{slot.slot_id}")
+
+    async def _forget(self, slot: Slot) -> None:
+        if await slot.clear() and not self._closed and slot in self._seats:
+            slot.state = SlotState.IDLE
+            self._dispatch()
+        else:
+            seat = next((i for i, s in enumerate(self._seats) if s is slot), None)
+            if seat is not None:
+                await self._retire(seat, slot, replace=True)
 
     def _fill_free_seat(self, profile: LaunchProfile) -> bool:
         for seat, slot in enumerate(self._seats):

@@ -251,3 +251,22 @@ async def test_a_messages_api_client_resumes_on_its_process_too(make_bridge, log
         ).json()
     assert second["content"][0]["text"] == "after-tool: SUN-ROME"
     assert turns(logs) == [(0, 0), (2, 0)]
+
+
+async def test_a_new_conversation_finds_a_process_holding_nothing(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    """When every idle process holds a conversation, an older one-exchange conversation (cheap to
+    replay) is rewound in the background, so the next new conversation waits for no rewind."""
+    bridge = await make_bridge(POOL_SIZE="3", STANDBY_SLOTS="0")
+    client = bridge.client()
+    for i in range(3):
+        await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": f"nc{i} <<say:ok>>"}]
+        )
+    for _ in range(60):
+        holding = [s.conversation is not None for s in bridge.pool._seats if s is not None]
+        if holding.count(False) == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert holding.count(False) == 1, "one process was emptied for the next conversation"
+    latest = max((s for s in bridge.pool._seats if s is not None), key=lambda s: s.last_used)
+    assert latest.conversation is not None, "the conversation just answered is kept"
