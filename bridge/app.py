@@ -14,6 +14,7 @@ from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
 from bridge.routes import chat, docs, info, messages, responses, sessions, usage
+from bridge.thinking_cache import ThinkingCache
 
 
 def create_app(config: Config) -> web.Application:
@@ -25,6 +26,7 @@ def create_app(config: Config) -> web.Application:
     app[appkeys.MODELS] = ModelMap.load(config.model_map_file, config.model_map_override)
     app[appkeys.METRICS] = Metrics()
     app[appkeys.LIMITER] = RateLimiter(config.rate_limit_rpm, config.rate_limit_concurrent)
+    app[appkeys.THINKING] = ThinkingCache()
     app.on_response_prepare.append(add_headers)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(pool_ctx)

@@ -11,6 +11,7 @@ from bridge.ratelimit import RateLimiter
 from bridge.sessions import Sessions
 from bridge.spend.ledger import Ledger
 from bridge.storage.base import Store
+from bridge.thinking_cache import ThinkingCache
 from supervisor.pool import Pool
 from supervisor.runner import TurnRunner
 
@@ -24,6 +25,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 METRICS = web.AppKey("metrics", Metrics)
 SESSIONS = web.AppKey("sessions", Sessions)
 LEDGER = web.AppKey("ledger", Ledger)
+THINKING = web.AppKey("thinking", ThinkingCache)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 # Whose spend a request is: the API key's fingerprint, or `anonymous` when no keys are configured.

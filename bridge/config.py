@@ -73,6 +73,7 @@ class Config:
     metrics_require_key: bool = False
     # This replica's name behind a load balancer (X-Bridge-Replica, /health); empty: not named.
     replica_id: str = ""
+    show_reasoning: bool = False
     # The environment the CLI children may inherit from (credentials): never printed.
     cli_env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
     user_home: Path | None = attrs.field(factory=lambda: Path.home())
@@ -86,6 +87,11 @@ class Config:
         base = ("WebSearch", "WebFetch") if self.security_mode == "web" else ()
         named = dict.fromkeys((*base, *self.allowed_tools))
         return tuple(t for t in named if t not in self.disallowed_tools)
+
+    @property
+    def web_search(self) -> bool:
+        """Web search requests are accepted when the CLI's WebSearch tool is on (web mode)."""
+        return "WebSearch" in self.cli_tools
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -129,6 +135,7 @@ class Config:
             "DISALLOWED_TOOLS": ("disallowed_tools", _list),
             "METRICS_REQUIRE_KEY": ("metrics_require_key", _bool),
             "REPLICA_ID": ("replica_id", _replica),
+            "SHOW_REASONING": ("show_reasoning", _bool),
         }
         for name, (field, parse) in readers.items():
             raw = env.get(name)

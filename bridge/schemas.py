@@ -105,6 +105,8 @@ class ChatCompletionRequest:
     max_tokens: int | None = None
     reasoning_effort: str | None = None
     max_thinking_tokens: int | None = None  # a thinking budget (the Messages API's `thinking`); 0 is off
+    show_reasoning: bool = False  # reasoning_effort asked for reasoning: Claude's thinking is returned
+    web_search: bool = False  # web_search_options was sent (web security mode only)
     # Accepted but not applied by Claude Code (see the README's parameter table); echoed in the
     # X-Bridge-Unapplied-Params response header so a client can tell.
     unapplied: tuple[str, ...] = ()
@@ -151,12 +153,29 @@ class ToolCallOut:
 
 
 @attrs.frozen
+class UrlCitationOut:
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
+@attrs.frozen
+class AnnotationOut:
+    url_citation: UrlCitationOut
+    type: str = "url_citation"
+
+
+@attrs.frozen
 class AssistantMessageOut:
     content: str | None
     refusal: str | None = attrs.field(default=None, metadata={"always": True})
     role: str = "assistant"
     tool_calls: tuple[ToolCallOut, ...] | None = None
     function_call: FunctionCallOut | None = None
+    # Claude's readable thinking, in the field DeepSeek, vLLM, LiteLLM and OpenRouter clients read
+    reasoning_content: str | None = None
+    annotations: tuple[AnnotationOut, ...] | None = None
 
 
 @attrs.frozen
@@ -198,6 +217,8 @@ class Delta:
     refusal: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] | None = None
     function_call: FunctionCallDelta | None = None
+    reasoning_content: str | None = None
+    annotations: tuple[AnnotationOut, ...] | None = None
 
 
 @attrs.frozen

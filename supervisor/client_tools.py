@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from supervisor.fetch_guard import FETCH_TOOL, fetch_denial, fetch_url
 from supervisor.launch import MCP_PREFIX, ClientTool
 
 # Every tool call, whatever its name, passes through this hook before permission rules apply.
@@ -37,21 +38,32 @@ def is_client_tool(offer: Offer, tool_name: str) -> bool:
     return any(t.name == name for t in offer.client_tools)
 
 
-def hook_decision(offer: Offer, request: dict[str, Any]) -> dict[str, Any]:
-    tool_name = str((request.get("input") or {}).get("tool_name") or "")
-    if is_client_tool(offer, tool_name):
-        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
-    if tool_name in offer.cli_tools or (tool_name == STRUCTURED_OUTPUT and offer.json_schema is not None):
-        # A built-in tool the operator allowed by name (e.g. WebFetch in web mode), or the CLI's
-        # own structured-output tool, which only records its input.
-        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
+def _deny(reason: str) -> dict[str, Any]:
     return {
         "hookSpecificOutput": {
             "hookEventName": "PreToolUse",
             "permissionDecision": "deny",
-            "permissionDecisionReason": DENY_REASON,
+            "permissionDecisionReason": reason,
         }
     }
+
+
+def hook_decision(
+    offer: Offer, request: dict[str, Any], fetch_addresses: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """`fetch_addresses`: what a WebFetch's host resolved to (looked up by the caller)."""
+    tool_name = str((request.get("input") or {}).get("tool_name") or "")
+    if is_client_tool(offer, tool_name):
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
+    if tool_name == FETCH_TOOL and tool_name in offer.cli_tools:
+        denial = fetch_denial(fetch_url(request) or "", fetch_addresses or ())
+        if denial is not None:
+            return _deny(denial)
+    if tool_name in offer.cli_tools or (tool_name == STRUCTURED_OUTPUT and offer.json_schema is not None):
+        # A built-in tool the operator allowed by name (e.g. WebSearch in web mode), or the CLI's
+        # own structured-output tool, which only records its input.
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
+    return _deny(DENY_REASON)
 
 
 def mcp_reply(offer: Offer, request: dict[str, Any]) -> dict[str, Any]:

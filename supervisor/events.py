@@ -63,6 +63,29 @@ class TextDelta:
 
 
 @attrs.frozen
+class ThinkingDelta:
+    """Readable thinking, streamed; `index` is its content block within the upstream message."""
+
+    index: int
+    text: str
+
+
+@attrs.frozen
+class UserMessage:
+    """A user line the CLI adds itself: the results of the built-in tools it ran (WebSearch...).
+
+    `tool_use_result` is the CLI's structured form of the last tool result in it, when it has one.
+    """
+
+    content: list[dict[str, Any]]
+    tool_use_result: Any = attrs.field(default=None, eq=False)
+
+    @property
+    def tool_results(self) -> list[dict[str, Any]]:
+        return [b for b in self.content if b.get("type") == "tool_result"]
+
+
+@attrs.frozen
 class AssistantMessage:
     """A whole assistant message; its `usage` is a copy of message_start and is never used."""
 
@@ -82,6 +105,11 @@ class AssistantMessage:
     @property
     def tool_uses(self) -> list[dict[str, Any]]:
         return [b for b in self.content if b.get("type") == "tool_use"]
+
+    @property
+    def thinking(self) -> list[dict[str, Any]]:
+        """Signed thinking blocks as the upstream sent them (readable or redacted)."""
+        return [b for b in self.content if b.get("type") in ("thinking", "redacted_thinking")]
 
 
 @attrs.frozen
@@ -141,6 +169,8 @@ Event = (
     | ToolUseStart
     | ToolInputDelta
     | TextDelta
+    | ThinkingDelta
+    | UserMessage
     | AssistantMessage
     | ApiRetry
     | Result

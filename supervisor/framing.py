@@ -16,8 +16,10 @@ from supervisor.events import (
     Other,
     Result,
     TextDelta,
+    ThinkingDelta,
     ToolInputDelta,
     ToolUseStart,
+    UserMessage,
 )
 
 MAX_LINE = 64 * 1024 * 1024
@@ -104,6 +106,8 @@ def to_event(msg: dict[str, Any]) -> Event:
                 return TextDelta(None, str(delta.get("text", "")))
             if delta.get("type") == "input_json_delta":
                 return ToolInputDelta(int(ev.get("index") or 0), str(delta.get("partial_json", "")))
+            if delta.get("type") == "thinking_delta":
+                return ThinkingDelta(int(ev.get("index") or 0), str(delta.get("thinking", "")))
         return Other("stream_event", etype, msg)
     if kind == "assistant":
         m = msg.get("message") or {}
@@ -111,6 +115,10 @@ def to_event(msg: dict[str, Any]) -> Event:
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]
         return AssistantMessage(m.get("id"), m.get("model"), list(content or []))
+    if kind == "user":
+        content = (msg.get("message") or {}).get("content")
+        blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+        return UserMessage(blocks, msg.get("tool_use_result"))
     if kind == "system" and msg.get("subtype") == "api_retry":
         return ApiRetry(
             int(msg.get("attempt") or 0),

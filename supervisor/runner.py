@@ -16,7 +16,7 @@ import structlog
 
 from supervisor.conversation import chain
 from supervisor.errors import ControlError, SlotDied, TurnTimeout, UpstreamError
-from supervisor.events import AssistantMessage, Event, Result, TextDelta, ToolInputDelta, ToolUseStart
+from supervisor.events import AssistantMessage, Event, Result, TextDelta, ThinkingDelta, ToolInputDelta, ToolUseStart
 from supervisor.placement import Want
 from supervisor.pool import Pool
 from supervisor.reask import run_turn
@@ -61,7 +61,7 @@ def error_from_result(result: Result) -> UpstreamError:
 
 
 def _is_content(event: Event) -> bool:
-    if isinstance(event, TextDelta):
+    if isinstance(event, (TextDelta, ThinkingDelta)):
         return bool(event.text)
     if isinstance(event, (ToolUseStart, ToolInputDelta)):
         return True

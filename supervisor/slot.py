@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 import structlog
 
-from supervisor.client_tools import DENY_REASON, GATE_HOOKS, Offer, hook_decision, is_client_tool, mcp_reply
+from supervisor.client_tools import DENY_REASON, GATE_HOOKS, Offer, hook_decision, mcp_reply
 from supervisor.conversation import Held, HeldLine, last_user_uuid, next_key, resume_point
 from supervisor.errors import ControlError, SlotDied, TurnTimeout
 from supervisor.events import (
@@ -37,6 +37,7 @@ from supervisor.events import (
     ProcessExited,
     Result,
 )
+from supervisor.fetch_guard import fetch_addresses
 from supervisor.launch import MCP_SERVER, ClientTool, LaunchProfile
 from supervisor.transport import Transport, TransportClosed
 from supervisor.turn import Line, TurnSettings, TurnSpec
@@ -70,12 +71,16 @@ def _user_line(content: Any, line_id: str, *, query: bool) -> dict[str, Any]:
     return line
 
 
-def _assistant_line(content: Any) -> dict[str, Any]:
+def _assistant_line(line: Line) -> dict[str, Any]:
+    content = line.content
     if isinstance(content, str):
         content = [{"type": "text", "text": content}]
+    message: dict[str, Any] = {"role": "assistant", "content": [*line.thinking, *content]}
+    if line.model is not None:
+        message["model"] = line.model
     return {
         "type": "assistant",
-        "message": {"role": "assistant", "content": content},
+        "message": message,
         "parent_tool_use_id": None,
         "session_id": "default",
     }
@@ -190,7 +195,7 @@ class Slot:
             if req.subtype == "can_use_tool":
                 body = {"behavior": "deny", "message": DENY_REASON}
             elif req.subtype == "hook_callback":
-                body = hook_decision(self.offer, req.request)
+                body = hook_decision(self.offer, req.request, await fetch_addresses(req.request))
             elif req.subtype == "mcp_message":
                 body = mcp_reply(self.offer, req.request)
             else:
@@ -206,10 +211,10 @@ class Slot:
                 "error": f"unsupported: {req.subtype}",
             }
         else:
-            if req.subtype in ("can_use_tool", "hook_callback"):
+            decision = (body.get("hookSpecificOutput") or {}).get("permissionDecision")
+            if req.subtype == "can_use_tool" or decision == "deny":
                 tool = req.request.get("tool_name") or (req.request.get("input") or {}).get("tool_name")
-                if not is_client_tool(self.offer, str(tool)):
-                    log.info("cli_tool_use_refused", slot_id=self.slot_id, subtype=req.subtype, tool=tool)
+                log.info("cli_tool_use_refused", slot_id=self.slot_id, subtype=req.subtype, tool=tool)
             response = {
                 "subtype": "success",
                 "request_id": req.request_id,
@@ -281,6 +286,13 @@ class Slot:
             await self.control(request)
             self.model = spec.model
             self.system_prompt = prompt or self.system_prompt
+        budget, display = spec.settings.max_thinking_tokens, spec.settings.thinking_display
+        if (budget, display) != (self.settings.max_thinking_tokens, self.settings.thinking_display):
+            # One request for both: a budget sent alone puts the display back to the CLI's default.
+            await self.control(
+                {"subtype": "set_max_thinking_tokens", "max_thinking_tokens": budget, "thinking_display": display}
+            )
+            self.settings = attrs.evolve(self.settings, max_thinking_tokens=budget, thinking_display=display)
         if spec.settings != self.settings:
             await self.control(
                 {
@@ -295,10 +307,6 @@ class Slot:
                     },
                 }
             )
-            if spec.settings.max_thinking_tokens != self.settings.max_thinking_tokens:
-                await self.control(
-                    {"subtype": "set_max_thinking_tokens", "max_thinking_tokens": spec.settings.max_thinking_tokens}
-                )
             self.settings = spec.settings
         if spec.client_tools != self.offer.client_tools:
             if self.sticky is not None and self.sticky != set(spec.client_tools):
@@ -412,7 +420,7 @@ class Slot:
 
     async def _replay(self, line: Line, deadline: float, timeout_total: float) -> str | None:
         if line.role == "assistant":
-            await self._send(_assistant_line(line.content))
+            await self._send(_assistant_line(line))
             return None
         line_id = str(uuid.uuid4())
         await self._send(_user_line(line.content, line_id, query=False))

@@ -13,10 +13,17 @@ Content = str | list[dict[str, Any]]
 
 @attrs.frozen
 class Line:
-    """One earlier conversation message, replayed into the CLI without an upstream call."""
+    """One earlier conversation message, replayed into the CLI without an upstream call.
+
+    An assistant line may start with the signed thinking blocks it was answered with, and name
+    the upstream model that signed them: the CLI drops thinking blocks from a replayed message
+    whose `model` is not the model it is about to call.
+    """
 
     role: Literal["user", "assistant"]
     content: Content
+    thinking: tuple[dict[str, Any], ...] = ()
+    model: str | None = None
 
 
 @attrs.frozen
@@ -28,6 +35,8 @@ class TurnSettings:
     # `set_max_thinking_tokens`: a budget (0 turns thinking off) on models with budgeted thinking;
     # the CLI sends adaptive thinking to models that have it, whatever this says.
     max_thinking_tokens: int | None = None
+    # "summarized" asks for readable thinking (set_max_thinking_tokens); None: the CLI default
+    thinking_display: str | None = None
 
 
 @attrs.frozen

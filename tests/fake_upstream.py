@@ -30,6 +30,12 @@ script and no shared per-test queue is needed:
     <<args:JSON>>         (anywhere in the conversation) the input of a tool the model is made
                           to call; without it, an input is made up from the tool's input_schema
     <<counterror:STATUS>> make /v1/messages/count_tokens fail with this status
+    <<think:TEXT>>        first a signed `thinking` block (one thinking_delta per word, then a
+                          signature_delta); its text is left out unless the request asks for
+                          `thinking.display: "summarized"` (the CLI's default is "updates")
+    <<redacted>>          first a `redacted_thinking` block (opaque data, never readable text)
+    <<websearch:QUERY>>   ask for the CLI's WebSearch tool with this query
+    <<fetch:URL>>         ask for the CLI's WebFetch tool for this URL
 
 /v1/messages/count_tokens answers one token per four characters of the JSON of `system`,
 `messages` and `tools` (`count_tokens`), so a figure can be checked against what was counted.
@@ -38,11 +44,24 @@ Without a directive it answers "Hello from the fake upstream.". After a tool_res
 "after-tool: " and the tool result's text. As the real API does, a request whose tool_choice
 forces a tool (`{"type": "tool", "name": ...}` or `{"type": "any"}`) always gets a call to it.
 Every request body is recorded in `requests`.
+
+A request that offers Anthropic's server-side `web_search` tool (the CLI's WebSearch makes one)
+is answered as the real API does: a `server_tool_use`, a `web_search_tool_result` with two
+results made from the query (https://example.com/<query words>/1 and /2), and text whose
+`citations` point at them. After a tool result that lists such links, the answer ends with them
+as markdown links, as the CLI's reminder asks the model to.
+
+Like the real API, it refuses (400 invalid_request_error) a thinking block whose signature it
+did not issue for that text, and, when `thinking` is enabled, a final assistant message with
+tool_use that does not start with the thinking block it was answered with. The real API
+requires that block whatever the model did; the fake asks for it only for tool calls it issued
+after thinking, so that tool tests without thinking keep their meaning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import time
@@ -54,6 +73,13 @@ from aiohttp import web
 
 DIRECTIVE = re.compile(r"<<([a-z]+)(?::(.*?))?>>", re.DOTALL)
 DEFAULT_TEXT = "Hello from the fake upstream."
+REDACTED_MARKER = "REDACTED-OPAQUE-"
+THINKING_REQUIRED = (
+    "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. When "
+    "`thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the "
+    "lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from "
+    "previous turns. To avoid this requirement, disable `thinking`."
+)
 
 
 @dataclass
@@ -190,6 +216,10 @@ class FakeUpstream:
     latency_ms: int = 0  # a fixed delay before every answer (benchmarks)
     fault: str | None = None  # "drop" or "slow" for every request until fault_until (load tests)
     fault_until: float = 0.0
+    # tool_use id -> the thinking blocks of the message that asked for it (see the docstring)
+    thought_before: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    signatures: dict[str, str] = field(default_factory=dict)  # issued signature -> its full thinking
+    redacted: set[str] = field(default_factory=set)
     _runner: web.AppRunner | None = None
 
     @property
@@ -270,6 +300,9 @@ class FakeUpstream:
             await asyncio.sleep(int(directives["delay"]) / 1000)
         if "error" in directives:
             return self._error(int(directives["error"]))
+        problem = self._thinking_problem(body)
+        if problem is not None:
+            return self._error(400, problem)
         if "flaky" in directives:
             status, _, times = directives["flaky"].partition(":")
             key = "flaky:" + directives["flaky"]
@@ -284,6 +317,9 @@ class FakeUpstream:
             self.flaky_counts[key] = self.flaky_counts.get(key, 0) + 1
             if self.flaky_counts[key] == 1:
                 await asyncio.sleep(3600)
+
+        if any(str(t.get("type", "")).startswith("web_search") for t in body.get("tools") or []):
+            return await self._web_search(request, body, text)
 
         has_tool_result = isinstance(user.get("content"), list) and any(
             b.get("type") == "tool_result" for b in user["content"]
@@ -302,7 +338,12 @@ class FakeUpstream:
         )
         if "usage" in directives:
             usage_in, usage_out, cache_read, cache_write = (int(x) for x in directives["usage"].split(":"))
-        output_tokens = usage_out or max(1, len(chunks) + 10 * len(blocks))
+        thoughts = self._thoughts(directives, body, has_tool_result)
+        thinking_tokens = sum(len(b.get("words", [])) or 5 for b in thoughts)
+        for block in blocks:
+            if thoughts:
+                self.thought_before[block["id"]] = [_public(b) for b in thoughts]
+        output_tokens = usage_out or max(1, len(chunks) + 10 * len(blocks) + thinking_tokens)
         stop_reason = directives.get("stop") or ("tool_use" if blocks else "end_turn")
         limit = body.get("max_tokens")
         if isinstance(limit, int) and len(chunks) > limit:  # one token per chunk, as far as the fake knows
@@ -316,9 +357,13 @@ class FakeUpstream:
         }
         msg_id = "msg_" + uuid.uuid4().hex[:20]
         reported = {**usage, "output_tokens": output_tokens}
+        final_usage: dict[str, Any] = {"output_tokens": output_tokens}
+        if "thinking-token-count" in rec.headers.get("anthropic-beta", ""):
+            final_usage["output_tokens_details"] = {"thinking_tokens": thinking_tokens}
         if not body.get("stream"):
             rec.usage = reported
-            content = ([{"type": "text", "text": "".join(chunks)}] if chunks else []) + blocks
+            content = [_public(b) for b in thoughts]
+            content += ([{"type": "text", "text": "".join(chunks)}] if chunks else []) + blocks
             return web.json_response(
                 {
                     "id": msg_id,
@@ -328,7 +373,7 @@ class FakeUpstream:
                     "content": content,
                     "stop_reason": stop_reason,
                     "stop_sequence": None,
-                    "usage": {**usage, "output_tokens": output_tokens},
+                    "usage": {**usage, **final_usage},
                 }
             )
 
@@ -355,12 +400,15 @@ class FakeUpstream:
             rec.disconnected = time.monotonic()
             return resp
         index = 0
+        for thought in thoughts:
+            await self._stream_thought(send, index, thought, gap)
+            index += 1
         if chunks:
             await send(
                 "content_block_start",
                 {
                     "type": "content_block_start",
-                    "index": 0,
+                    "index": index,
                     "content_block": {"type": "text", "text": ""},
                 },
             )
@@ -371,14 +419,14 @@ class FakeUpstream:
                     "content_block_delta",
                     {
                         "type": "content_block_delta",
-                        "index": 0,
+                        "index": index,
                         "delta": {"type": "text_delta", "text": chunk},
                     },
                 )
             if "hangafter" in directives:
                 await asyncio.sleep(3600)
-            await send("content_block_stop", {"type": "content_block_stop", "index": 0})
-            index = 1
+            await send("content_block_stop", {"type": "content_block_stop", "index": index})
+            index += 1
         for block in blocks:
             args = json.dumps(block["input"])
             await send(
@@ -406,7 +454,7 @@ class FakeUpstream:
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": output_tokens},
+                "usage": final_usage,
             },
         )
         await send("message_stop", {"type": "message_stop"})
@@ -423,10 +471,16 @@ class FakeUpstream:
         if "tool" in directives and not has_tool_result:
             name, _, args = directives["tool"].partition(":")
             blocks.append(self._tool_use(name, json.loads(args or "{}")))
+        if "websearch" in directives and not has_tool_result:
+            blocks.append(self._tool_use("WebSearch", {"query": directives["websearch"]}))
+        if "fetch" in directives and not has_tool_result:
+            blocks.append(self._tool_use("WebFetch", {"url": directives["fetch"], "prompt": "Summarise the page."}))
         if "calls" in directives and not has_tool_result:
             blocks += [self._tool_use(name, args) for name, args in json.loads(directives["calls"])]
         if has_tool_result:
-            chunks = ["after-tool: ", text]
+            links = [link for found in re.findall(r"^Links: (\[.*\])$", text, re.M) for link in json.loads(found)]
+            chunks = ["after-tool: ", re.sub(r"^Links: .*\n?", "", text, flags=re.M) if links else text]
+            chunks += [f"\n- [{link['title']}]({link['url']})" for link in links]
         elif "bash" in directives:
             blocks.append(self._tool_use("Bash", {"command": directives["bash"], "description": "probe"}))
             chunks = []
@@ -457,6 +511,154 @@ class FakeUpstream:
         counted = {k: body.get(k) for k in ("system", "messages", "tools") if body.get(k)}
         return web.json_response({"input_tokens": count_tokens(counted)})
 
+    # -- server-side web search -------------------------------------------------------------
+
+    async def _web_search(self, request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+        query = text.split("query:", 1)[-1].strip()
+        slug = "-".join(re.findall(r"[a-z0-9]+", query.lower())) or "q"
+        results = [
+            {
+                "type": "web_search_result",
+                "url": f"https://example.com/{slug}/{n}",
+                "title": f"{query} ({n})",
+                "encrypted_content": base64.b64encode(f"page {n} of {query}".encode()).decode(),
+                "page_age": None,
+            }
+            for n in (1, 2)
+        ]
+        search_id = "srvtoolu_" + uuid.uuid4().hex[:20]
+        cited = f"{query} is covered by two pages."
+        citations = [
+            {
+                "type": "web_search_result_location",
+                "url": r["url"],
+                "title": r["title"],
+                "encrypted_index": "Eg" + uuid.uuid4().hex[:8],
+                "cited_text": cited,
+            }
+            for r in results
+        ]
+        blocks: list[dict[str, Any]] = [
+            {"type": "server_tool_use", "id": search_id, "name": "web_search", "input": {"query": query}},
+            {"type": "web_search_tool_result", "tool_use_id": search_id, "content": results},
+            {"type": "text", "text": cited, "citations": citations},
+        ]
+        usage = {
+            "input_tokens": 30,
+            "output_tokens": 12,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "server_tool_use": {"web_search_requests": 1},
+        }
+        message = {
+            "id": "msg_" + uuid.uuid4().hex[:20],
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "claude-sonnet-fake"),
+            "content": blocks,
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            return web.json_response(message)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "request-id": "req_fake"})
+        await resp.prepare(request)
+
+        async def send(event: str, data: dict[str, Any]) -> None:
+            await resp.write(f"event: {event}\ndata: {json.dumps({'type': event, **data})}\n\n".encode())
+
+        await send(
+            "message_start",
+            {"message": {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}},
+        )
+        await send("content_block_start", {"index": 0, "content_block": {**blocks[0], "input": {}}})
+        delta = {"type": "input_json_delta", "partial_json": json.dumps({"query": query})}
+        await send("content_block_delta", {"index": 0, "delta": delta})
+        await send("content_block_stop", {"index": 0})
+        await send("content_block_start", {"index": 1, "content_block": blocks[1]})
+        await send("content_block_stop", {"index": 1})
+        await send("content_block_start", {"index": 2, "content_block": {"type": "text", "text": ""}})
+        for citation in citations:
+            await send("content_block_delta", {"index": 2, "delta": {"type": "citations_delta", "citation": citation}})
+        await send("content_block_delta", {"index": 2, "delta": {"type": "text_delta", "text": cited}})
+        await send("content_block_stop", {"index": 2})
+        stop = {"stop_reason": "end_turn", "stop_sequence": None}
+        await send(
+            "message_delta",
+            {"delta": stop, "usage": {"output_tokens": 12, "server_tool_use": {"web_search_requests": 1}}},
+        )
+        await send("message_stop", {})
+        await resp.write_eof()
+        return resp
+
+    # -- thinking ---------------------------------------------------------------------------
+
+    def _thoughts(self, directives: dict[str, str], body: dict[str, Any], after_tool: bool) -> list[dict[str, Any]]:
+        """The thinking blocks this answer starts with (`words` is the fake's own bookkeeping)."""
+        if (body.get("thinking") or {}).get("type") not in ("enabled", "adaptive") or after_tool:
+            return []
+        display = (body.get("thinking") or {}).get("display") or "omitted"
+        thoughts: list[dict[str, Any]] = []
+        if "think" in directives:
+            full = directives["think"]
+            signature = base64.b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode()
+            self.signatures[signature] = full
+            shown = full if display == "summarized" else ""
+            words = re.findall(r"\S+\s*|\s+", shown)
+            thoughts.append({"type": "thinking", "thinking": shown, "signature": signature, "words": words})
+        if "redacted" in directives:
+            data = REDACTED_MARKER + uuid.uuid4().hex
+            self.redacted.add(data)
+            thoughts.append({"type": "redacted_thinking", "data": data})
+        return thoughts
+
+    @staticmethod
+    async def _stream_thought(send: Any, index: int, thought: dict[str, Any], gap: float) -> None:
+        if thought["type"] == "redacted_thinking":
+            start = {"type": "content_block_start", "index": index, "content_block": _public(thought)}
+            await send("content_block_start", start)
+            await send("content_block_stop", {"type": "content_block_stop", "index": index})
+            return
+        block = {"type": "thinking", "thinking": "", "signature": ""}
+        await send("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+        for i, word in enumerate(thought["words"]):
+            if i and gap:
+                await asyncio.sleep(gap)
+            delta = {"type": "thinking_delta", "thinking": word}
+            await send("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        delta = {"type": "signature_delta", "signature": thought["signature"]}
+        await send("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        await send("content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def _thinking_problem(self, body: dict[str, Any]) -> str | None:
+        """What the real API would refuse about the thinking blocks of this request, if anything."""
+        messages = body.get("messages") or []
+        for i, message in enumerate(messages):
+            if message.get("role") != "assistant" or not isinstance(message.get("content"), list):
+                continue
+            for j, block in enumerate(message["content"]):
+                if block.get("type") == "thinking":
+                    issued = self.signatures.get(str(block.get("signature")))
+                    if issued is None or block.get("thinking") not in (issued, ""):
+                        return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                if block.get("type") == "redacted_thinking" and block.get("data") not in self.redacted:
+                    return f"messages.{i}.content.{j}: Invalid `data` in `redacted_thinking` block"
+        if (body.get("thinking") or {}).get("type") not in ("enabled", "adaptive"):
+            return None
+        final = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=None)
+        if final is None or not isinstance(messages[final].get("content"), list):
+            return None
+        content = messages[final]["content"]
+        for block in content:
+            expected = self.thought_before.get(str(block.get("id"))) if block.get("type") == "tool_use" else None
+            if expected is None:
+                continue
+            opening = content[: len(expected)]
+            if [b.get("type") for b in opening] != [b["type"] for b in expected]:
+                return THINKING_REQUIRED.format(i=final, found=content[0].get("type"))
+        return None
+
     @staticmethod
     def _tool_use(name: str, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -467,7 +669,7 @@ class FakeUpstream:
         }
 
     @staticmethod
-    def _error(status: int) -> web.Response:
+    def _error(status: int, message: str | None = None) -> web.Response:
         kind = {
             400: "invalid_request_error",
             401: "authentication_error",
@@ -477,9 +679,13 @@ class FakeUpstream:
             529: "overloaded_error",
         }.get(status, "api_error")
         return web.json_response(
-            {"type": "error", "error": {"type": kind, "message": f"fake {status}"}},
+            {"type": "error", "error": {"type": kind, "message": message or f"fake {status}"}},
             status=status,
         )
+
+
+def _public(block: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in block.items() if k != "words"}
 
 
 async def main(port: int) -> None:

@@ -1,8 +1,12 @@
 """Choice outputs -> a Response object, and the Responses stream events. Pure.
 
 The stream follows OpenAI's event sequence: response.created, response.in_progress, then per
-output item .output_item.added, (.content_part.added, .output_text.delta*, .output_text.done,
-.content_part.done | .function_call_arguments.delta*, .function_call_arguments.done),
+output item .output_item.added, (.content_part.added, .output_text.delta*,
+.output_text.annotation.added*, .output_text.done, .content_part.done
+| .function_call_arguments.delta*, .function_call_arguments.done
+| per thinking block .reasoning_summary_part.added, .reasoning_summary_text.delta*,
+.reasoning_summary_text.done, .reasoning_summary_part.done
+| .web_search_call.in_progress, .web_search_call.searching, .web_search_call.completed),
 .output_item.done, and finally response.completed (or response.incomplete). Every event
 carries a sequence_number.
 """
@@ -16,7 +20,15 @@ import attrs
 
 from bridge.responses.request import item_id
 from bridge.schemas import Usage
-from bridge.translate.choice import Finished, Output, TextOut, ToolCallArgs, ToolCallBegin
+from bridge.translate.choice import (
+    Finished,
+    Output,
+    TextOut,
+    ToolCallArgs,
+    ToolCallBegin,
+)
+from bridge.translate.thinking import ReasoningOut
+from bridge.translate.websearch import Citations, SearchCall
 
 
 def response_usage(usage: Usage) -> dict[str, Any]:
@@ -50,6 +62,8 @@ class ResponseBuilder:
     _seq: int = 0
     _open: dict[str, Any] | None = None  # the item being streamed
     _calls: dict[int, dict[str, Any]] = attrs.field(factory=dict)
+    _part: int | None = None  # the thinking block the open reasoning item's last summary came from
+    _searches: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # CLI tool id -> web_search_call
 
     def snapshot(self) -> dict[str, Any]:
         text = "".join(part["text"] for item in self.output if item["type"] == "message" for part in item["content"])
@@ -85,7 +99,9 @@ class ResponseBuilder:
         index = self.output.index(item)
         item["status"] = "completed"
         events = []
-        if item["type"] == "message":
+        if item["type"] == "reasoning":
+            events += self._close_summary(item, index)
+        elif item["type"] == "message":
             part = item["content"][0]
             events.append(
                 self._event(
@@ -119,10 +135,115 @@ class ResponseBuilder:
         events.append(self._event("response.output_item.done", output_index=index, item=_copy(item)))
         return events
 
+    def _close_summary(self, item: dict[str, Any], index: int) -> list[dict[str, Any]]:
+        summary_index = len(item["summary"]) - 1
+        part = dict(item["summary"][-1])
+        where = {"item_id": item["id"], "output_index": index, "summary_index": summary_index}
+        return [
+            self._event("response.reasoning_summary_text.done", **where, text=part["text"]),
+            self._event("response.reasoning_summary_part.done", **where, part=part),
+        ]
+
+    def _reasoning(self, out: ReasoningOut) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        item = self._open
+        if item is None or item["type"] != "reasoning":
+            events += self._close()
+            item = {"type": "reasoning", "id": item_id("rs"), "summary": [], "status": "in_progress"}
+            self.output.append(item)
+            self._open, self._part = item, None
+            events.append(
+                self._event("response.output_item.added", output_index=len(self.output) - 1, item=_copy(item))
+            )
+        index = self.output.index(item)
+        if self._part != out.part:
+            if self._part is not None:
+                events += self._close_summary(item, index)
+            self._part = out.part
+            item["summary"].append({"type": "summary_text", "text": ""})
+            where = {"item_id": item["id"], "output_index": index, "summary_index": len(item["summary"]) - 1}
+            part = {"type": "summary_text", "text": ""}
+            events.append(self._event("response.reasoning_summary_part.added", **where, part=part))
+        item["summary"][-1]["text"] += out.text
+        where = {"item_id": item["id"], "output_index": index, "summary_index": len(item["summary"]) - 1}
+        events.append(self._event("response.reasoning_summary_text.delta", **where, delta=out.text))
+        return events
+
+    def _search(self, out: SearchCall) -> list[dict[str, Any]]:
+        item = self._searches.get(out.id)
+        if item is None:  # the search begins
+            events = self._close()
+            action = {"type": "search", "query": out.query}
+            item = {"type": "web_search_call", "id": item_id("ws"), "status": "in_progress", "action": action}
+            self._searches[out.id] = item
+            self.output.append(item)
+            index = len(self.output) - 1
+            events.append(self._event("response.output_item.added", output_index=index, item=_copy(item)))
+            events.append(self._event("response.web_search_call.in_progress", output_index=index, item_id=item["id"]))
+            item["status"] = "searching"
+            events.append(self._event("response.web_search_call.searching", output_index=index, item_id=item["id"]))
+            if out.status == "searching":
+                return events
+        else:
+            events = []
+        return events + self._search_done(item, out)
+
+    def _search_done(self, item: dict[str, Any], out: SearchCall | None) -> list[dict[str, Any]]:
+        index = self.output.index(item)
+        events = []
+        if out is not None and out.status == "completed":
+            item["status"] = "completed"
+            item["action"]["sources"] = [{"type": "url", "url": s.url} for s in out.sources]
+            events.append(self._event("response.web_search_call.completed", output_index=index, item_id=item["id"]))
+        else:
+            item["status"] = "failed"
+        self._searches = {k: v for k, v in self._searches.items() if v is not item}
+        events.append(self._event("response.output_item.done", output_index=index, item=_copy(item)))
+        return events
+
+    def _annotate(self, out: Citations) -> list[dict[str, Any]]:
+        """Annotation indexes count in the whole answer; each goes to the message item holding it."""
+        events = []
+        offset = 0
+        for index, item in enumerate(self.output):
+            if item["type"] != "message":
+                continue
+            part = item["content"][0]
+            end = offset + len(part["text"])
+            for c in out.annotations:
+                if offset <= c.start_index < end:
+                    annotation = {
+                        "type": "url_citation",
+                        "url": c.url,
+                        "title": c.title,
+                        "start_index": c.start_index - offset,
+                        "end_index": min(c.end_index, end) - offset,
+                    }
+                    part["annotations"].append(annotation)
+                    if item is self._open:
+                        events.append(
+                            self._event(
+                                "response.output_text.annotation.added",
+                                item_id=item["id"],
+                                output_index=index,
+                                content_index=0,
+                                annotation_index=len(part["annotations"]) - 1,
+                                annotation=annotation,
+                            )
+                        )
+            offset = end
+        return events
+
     def feed(self, outputs: list[Output]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         for out in outputs:
-            if isinstance(out, TextOut):
+            if isinstance(out, ReasoningOut):
+                events += self._reasoning(out)
+            elif isinstance(out, SearchCall):
+                events += self._search(out)
+            elif isinstance(out, Citations):
+                events += self._annotate(out)
+            elif isinstance(out, TextOut):
                 if self._open is None or self._open["type"] != "message":
                     events += self._close()
                     item: dict[str, Any] = {
@@ -186,6 +307,8 @@ class ResponseBuilder:
                 )
             elif isinstance(out, Finished):
                 events += self._close()
+                for item in list(self._searches.values()):
+                    events += self._search_done(item, None)
                 for item in self.output:
                     if item["type"] == "function_call" and not item["arguments"]:
                         item["arguments"] = "{}"
@@ -226,6 +349,12 @@ class ResponseBuilder:
 
 def _copy(item: dict[str, Any]) -> dict[str, Any]:
     copied = dict(item)
-    if "content" in copied:
-        copied["content"] = [dict(p) for p in copied["content"]]
+    for key in ("content", "summary"):
+        if key in copied:
+            copied[key] = [dict(p) for p in copied[key]]
+    if "action" in copied:
+        copied["action"] = dict(copied["action"])
+    for part in copied.get("content", []):
+        if "annotations" in part:
+            part["annotations"] = list(part["annotations"])
     return copied

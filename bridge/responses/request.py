@@ -44,6 +44,8 @@ KNOWN = {
 
 
 AFFINITY = re.compile(r"[0-9a-f]{16}")
+WEB_SEARCH_TOOLS = ("web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11")
+SUMMARIES = ("auto", "concise", "detailed")
 
 
 def item_id(prefix: str) -> str:
@@ -68,6 +70,7 @@ class ResponsesRequest:
     previous_response_id: str | None
     store: bool
     stream: bool
+    show_reasoning: bool = False  # `reasoning` asked for a summary or an effort: thinking is returned
 
 
 def _text_part(param: str, part: dict[str, Any]) -> dict[str, Any]:
@@ -186,23 +189,59 @@ def input_messages(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return messages, items
 
 
-def _tools(raw: Any) -> list[dict[str, Any]]:
+def _web_search_tool(param: str, tool: dict[str, Any], web: bool) -> dict[str, Any]:
+    """A web search tool -> the chat API's web_search_options (the CLI's WebSearch runs it)."""
+    if not web:
+        raise unsupported(f"{param}.type", "web search is not enabled on this bridge (SECURITY_MODE=web enables it).")
+    if tool.get("filters") is not None:
+        raise unsupported(f"{param}.filters", "the CLI's web search cannot be restricted to domains by the bridge.")
+    options = {k: tool[k] for k in ("search_context_size", "user_location") if tool.get(k) is not None}
+    if "user_location" in options:
+        location = options["user_location"]
+        if not isinstance(location, dict):
+            raise invalid_type(f"{param}.user_location", "an object", location)
+        details = {k: v for k, v in location.items() if k != "type"}
+        options["user_location"] = {"type": "approximate", "approximate": details}
+    return options
+
+
+def _tools(raw: Any, web: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """(function tools in chat form, web_search_options or None)."""
     if raw is None:
-        return []
+        return [], None
     if not isinstance(raw, list):
         raise invalid_type("tools", "an array", raw)
     tools = []
+    search: dict[str, Any] | None = None
     for i, tool in enumerate(raw):
         if not isinstance(tool, dict):
             raise invalid_type(f"tools[{i}]", "an object", tool)
+        if tool.get("type") in WEB_SEARCH_TOOLS:
+            search = _web_search_tool(f"tools[{i}]", tool, web)
+            continue
         if tool.get("type") != "function":
-            raise unsupported(f"tools[{i}].type", f"'{tool.get('type')}' tools are not available; only 'function'.")
+            available = "'function' and 'web_search'" if web else "only 'function'"
+            raise unsupported(f"tools[{i}].type", f"'{tool.get('type')}' tools are not available; {available}.")
         function = {k: tool[k] for k in ("name", "description", "parameters") if tool.get(k) is not None}
         tools.append({"type": "function", "function": function})
-    return tools
+    return tools, search
+
+
+def _echo_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    if tool.get("type") in WEB_SEARCH_TOOLS:
+        return dict(tool)
+    return {
+        "type": "function",
+        "name": tool.get("name"),
+        "description": tool.get("description"),
+        "parameters": tool.get("parameters"),
+        "strict": tool.get("strict"),
+    }
 
 
 def _tool_choice(raw: Any) -> Any:
+    if isinstance(raw, dict) and raw.get("type") in WEB_SEARCH_TOOLS:
+        raise unsupported("tool_choice", "a web search cannot be forced on this bridge; use 'auto'.")
     if isinstance(raw, dict) and raw.get("type") == "function":
         return {"type": "function", "function": {"name": raw.get("name")}}
     return raw
@@ -223,8 +262,28 @@ def _format(raw: Any) -> dict[str, Any] | None:
     return {"type": fmt.get("type")}
 
 
-def parse_responses_request(body: Any, previous: list[dict[str, Any]]) -> ResponsesRequest:
-    """`previous` is the stored conversation of `previous_response_id` (empty without one)."""
+def _reasoning(raw: Any) -> tuple[dict[str, Any], bool]:
+    """(the echoed `reasoning`, whether Claude's thinking is returned)."""
+    if raw is None:
+        return {"effort": None, "summary": None}, False
+    if not isinstance(raw, dict):
+        raise invalid_type("reasoning", "an object", raw)
+    summary = raw.get("summary", raw.get("generate_summary"))
+    if summary is not None and summary not in SUMMARIES:
+        raise InvalidRequest(
+            f"Invalid value: '{summary}'. Supported values are: 'auto', 'concise' and 'detailed'.",
+            param="reasoning.summary",
+            code="invalid_value",
+        )
+    effort = raw.get("effort")
+    return {"effort": effort, "summary": summary}, summary is not None or (effort is not None and effort != "none")
+
+
+def parse_responses_request(body: Any, previous: list[dict[str, Any]], web: bool = False) -> ResponsesRequest:
+    """`previous` is the stored conversation of `previous_response_id` (empty without one).
+
+    `web`: the bridge runs in `web` security mode, where a web search tool is accepted.
+    """
     body = require_object(body, KNOWN)
     if body.get("background"):
         raise unsupported("background", "background responses are not available.")
@@ -243,9 +302,11 @@ def parse_responses_request(body: Any, previous: list[dict[str, Any]]) -> Respon
     chat: dict[str, Any] = {k: body[k] for k in PASSED_ON if body.get(k) is not None}
     system = [{"role": "system", "content": instructions}] if instructions else []
     chat["messages"] = [*system, *previous, *messages]
-    tools = _tools(body.get("tools"))
+    tools, search = _tools(body.get("tools"), web)
     if tools:
         chat["tools"] = tools
+    if search is not None:
+        chat["web_search_options"] = search
     if body.get("tool_choice") is not None:
         chat["tool_choice"] = _tool_choice(body["tool_choice"])
     response_format = _format(body.get("text"))
@@ -253,8 +314,8 @@ def parse_responses_request(body: Any, previous: list[dict[str, Any]]) -> Respon
         chat["response_format"] = response_format
     if body.get("max_output_tokens") is not None:
         chat["max_completion_tokens"] = body["max_output_tokens"]
-    reasoning = body.get("reasoning")
-    if isinstance(reasoning, dict) and reasoning.get("effort") is not None:
+    reasoning, show_reasoning = _reasoning(body.get("reasoning"))
+    if reasoning["effort"] is not None:
         chat["reasoning_effort"] = reasoning["effort"]
     echo = {
         "instructions": instructions,
@@ -263,24 +324,17 @@ def parse_responses_request(body: Any, previous: list[dict[str, Any]]) -> Respon
         "model": body.get("model"),
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
-        "reasoning": {"effort": (reasoning or {}).get("effort"), "summary": None},
+        "reasoning": reasoning,
         "store": store,
         "temperature": body.get("temperature", 1.0),
         "text": body.get("text") or {"format": {"type": "text"}},
         "tool_choice": body.get("tool_choice", "auto"),
-        "tools": [
-            {
-                "type": "function",
-                "name": t["function"]["name"],
-                "description": t["function"].get("description"),
-                "parameters": t["function"].get("parameters"),
-                "strict": raw.get("strict"),
-            }
-            for t, raw in zip(tools, body.get("tools") or [], strict=True)
-        ],
+        "tools": [_echo_tool(raw) for raw in body.get("tools") or []],
         "top_p": body.get("top_p", 1.0),
         "truncation": body.get("truncation", "disabled"),
     }
     if body.get("user") is not None:
         echo["user"] = body["user"]
-    return ResponsesRequest(chat, items, messages, echo, body.get("previous_response_id"), store, stream)
+    return ResponsesRequest(
+        chat, items, messages, echo, body.get("previous_response_id"), store, stream, show_reasoning
+    )

@@ -49,10 +49,11 @@ async def create(request: web.Request) -> web.StreamResponse:
     if isinstance(body, dict) and body.get("previous_response_id") is not None:
         prev = await _load(request, body["previous_response_id"], "previous_response_id")
         previous = list(prev.get("conversation", []))
-    req = parse_responses_request(body, previous)
-    chat = parse_chat_request(req.chat_body)
+    searchable = request.app[appkeys.CONFIG].web_search
+    req = parse_responses_request(body, previous, searchable)
+    chat = parse_chat_request(req.chat_body, web=searchable)
     builder = ResponseBuilder(id=response_id(request.headers.get(AFFINITY_HEADER)), echo=req.echo)
-    outputs, hold = start(request, chat)
+    outputs, hold = start(request, chat, show_reasoning=req.show_reasoning)
     async with contextlib.aclosing(outputs):
         try:
             if req.stream:

@@ -21,10 +21,13 @@ from bridge.translate.chat_request import answer_line, instruction, to_turn
 from bridge.translate.choice import ChoiceAssembler, Output
 from bridge.translate.conversation import split
 from bridge.translate.forced import forced_call
+from bridge.translate.thinking import KeptThinking
 from bridge.validation.content import parse_messages
 from supervisor.events import Result
 from supervisor.runner import Lease, TurnRunner
 from supervisor.turn import TurnSpec
+
+Keep = Callable[[KeptThinking], None]
 
 
 async def _one(
@@ -33,11 +36,18 @@ async def _one(
     assembler: ChoiceAssembler,
     lease: Lease | None = None,
     on_result: Callable[[Result], None] | None = None,
+    keep: Keep | None = None,
 ) -> AsyncGenerator[list[Output], None]:
     # Closing the runner's generator early (a stop sequence was hit) interrupts the turn.
     async with contextlib.aclosing(runner.stream(spec, lease, on_result)) as events:
         async for event in events:
-            outputs = assembler.feed(event)
+            outputs: list[Output] = []
+            for out in assembler.feed(event):
+                if isinstance(out, KeptThinking):
+                    if keep is not None:
+                        keep(out)  # for the tool round trip; never shown to the client
+                else:
+                    outputs.append(out)
             if outputs:
                 yield outputs
             if assembler.done:
@@ -51,10 +61,11 @@ async def run_choices(
     make: Callable[[], ChoiceAssembler],
     lease: Lease | None = None,
     on_result: Callable[[Result], None] | None = None,
+    keep: Keep | None = None,
 ) -> AsyncGenerator[tuple[int, list[Output]], None]:
     """Yields (choice index, outputs). n > 1 runs n independent turns on n slots at once."""
     if n == 1:  # inline: no task hop, and log context (slot_id) stays with the request
-        async with contextlib.aclosing(_one(runner, spec, make(), lease, on_result)) as outputs:
+        async with contextlib.aclosing(_one(runner, spec, make(), lease, on_result, keep)) as outputs:
             async for item in outputs:
                 yield 0, item
         return
@@ -62,7 +73,7 @@ async def run_choices(
 
     async def produce(index: int) -> None:
         try:
-            async with contextlib.aclosing(_one(runner, spec, make(), on_result=on_result)) as outputs:
+            async with contextlib.aclosing(_one(runner, spec, make(), on_result=on_result, keep=keep)) as outputs:
                 async for item in outputs:
                     queue.put_nowait((index, item))
             queue.put_nowait((index, None))
@@ -139,16 +150,22 @@ def namespace(request: web.Request, session_id: str | None) -> str:
 
 
 def start(
-    request: web.Request, chat: ChatCompletionRequest, session_id: str | None = None
+    request: web.Request, chat: ChatCompletionRequest, session_id: str | None = None, show_reasoning: bool = False
 ) -> tuple[AsyncGenerator[tuple[int, list[Output]], None], Hold]:
     """Resolves the model, translates the request and starts its choices (shared by all three APIs).
 
     The caller must call `hold.finish` with the answer it returned (or None) once it is done.
-    Every Result of its turns adds to the caller's spend.
+    Every Result of its turns adds to the caller's spend. Claude's thinking is returned when the
+    request asks for reasoning (or SHOW_REASONING); the signed thinking of the tool calls in the
+    history is put back in front of them.
     """
     cli_model = resolve_model(request, chat.model)
     structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
-    spec = to_turn(chat, cli_model, request.app[appkeys.CONFIG].cli_tools)
+    config = request.app[appkeys.CONFIG]
+    cache = request.app[appkeys.THINKING]
+    kept = cache.lookup(call.id for message in chat.messages for call in message.tool_calls)
+    show = chat.show_reasoning or show_reasoning or config.show_reasoning
+    spec = to_turn(chat, cli_model, config.cli_tools, kept, show)
     forced = forced_call(chat)
     offered = frozenset(t.name for t in spec.client_tools)
     # The process may hold the conversation only when it holds exactly what the client will
@@ -172,11 +189,15 @@ def start(
             parallel_tool_calls=chat.parallel_tool_calls,
             forced=forced,
             tool_names=offered,
+            show_reasoning=show,
         )
         hold.assembler = made
         return made
 
+    def keep(out: KeptThinking) -> None:
+        cache.keep(out.call_ids, out.thinking)
+
     meter = Meter(request.app[appkeys.LEDGER], request[appkeys.ACCOUNT])
     lease = hold.lease if holdable else None
-    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, lease, meter.on_result)
+    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, lease, meter.on_result, keep)
     return _metered(outputs, meter), hold

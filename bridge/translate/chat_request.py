@@ -7,9 +7,14 @@ split into replayed lines and the new user turn by `bridge.translate.conversatio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import attrs
+
 from bridge.schemas import ChatCompletionRequest, ChatMessageIn
 from bridge.translate.conversation import as_blocks, assistant_line, reminder, split
 from bridge.translate.forced import forced_call
+from bridge.translate.thinking import SignedThinking
 from supervisor.launch import ClientTool, LaunchProfile
 from supervisor.turn import Line, TurnSettings, TurnSpec
 
@@ -25,7 +30,28 @@ def instruction(request: ChatCompletionRequest, tools_offered: bool) -> str | No
     return None
 
 
-def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str, ...] = ()) -> TurnSpec:
+def with_thinking(lines: tuple[Line, ...], thinking: Mapping[str, SignedThinking]) -> tuple[Line, ...]:
+    """Assistant lines whose tool calls were handed out after thinking start with that thinking again."""
+    out = []
+    for line in lines:
+        calls = (
+            [b.get("id") for b in line.content if b.get("type") == "tool_use"] if isinstance(line.content, list) else []
+        )
+        kept = next((thinking[c] for c in calls if isinstance(c, str) and c in thinking), None)
+        if line.role == "assistant" and kept is not None:
+            line = attrs.evolve(line, thinking=kept.blocks, model=kept.model)
+        out.append(line)
+    return tuple(out)
+
+
+def to_turn(
+    request: ChatCompletionRequest,
+    cli_model: str,
+    cli_tools: tuple[str, ...] = (),
+    thinking: Mapping[str, SignedThinking] = {},
+    show_reasoning: bool = False,
+) -> TurnSpec:
+    """`thinking`: the signed blocks kept for the tool calls in the history, by call id."""
     functions = request.tools
     tool_history = any(m.tool_calls or m.role == "tool" for m in request.messages)
     if request.tool_choice == "none" and not tool_history:
@@ -44,12 +70,13 @@ def to_turn(request: ChatCompletionRequest, cli_model: str, cli_tools: tuple[str
     return TurnSpec(
         model=cli_model,
         message=message,
-        history=conversation.history,
+        history=with_thinking(conversation.history, thinking),
         profile=profile,
         settings=TurnSettings(
             effort=request.reasoning_effort,
             max_output_tokens=request.max_tokens,
             max_thinking_tokens=request.max_thinking_tokens,
+            thinking_display="summarized" if show_reasoning else None,
         ),
         reask=forced.reask() if forced is not None else None,
         system_prompt=conversation.system_prompt,

@@ -10,6 +10,7 @@ import attrs
 
 from bridge.convert import to_json
 from bridge.schemas import (
+    AnnotationOut,
     AssistantMessageOut,
     ChatCompletion,
     ChatCompletionChunk,
@@ -20,20 +21,59 @@ from bridge.schemas import (
     FunctionCallOut,
     ToolCallDelta,
     ToolCallOut,
+    UrlCitationOut,
     Usage,
 )
-from bridge.translate.choice import Finished, Output, TextOut, ToolCallArgs, ToolCallBegin
+from bridge.translate.choice import (
+    Finished,
+    Output,
+    TextOut,
+    ToolCallArgs,
+    ToolCallBegin,
+)
+from bridge.translate.thinking import ReasoningOut
 from bridge.translate.usage import sum_usage
+from bridge.translate.websearch import Citations
 
 
 def completion_id() -> str:
     return "chatcmpl-" + secrets.token_urlsafe(21).replace("-", "x").replace("_", "y")
 
 
+PART_BREAK = "\n\n"  # between two thinking blocks in one reasoning_content
+
+
+def annotations_of(out: Citations) -> tuple[AnnotationOut, ...]:
+    return tuple(
+        AnnotationOut(UrlCitationOut(url=c.url, title=c.title, start_index=c.start_index, end_index=c.end_index))
+        for c in out.annotations
+    )
+
+
+@attrs.define
+class _Reasoning:
+    """Joins the thinking of one choice; a new thinking block starts after a blank line."""
+
+    parts: list[str] = attrs.field(factory=list)
+    last: int | None = None
+
+    def add(self, out: ReasoningOut) -> str:
+        text = out.text if self.last in (None, out.part) else PART_BREAK + out.text
+        self.last = out.part
+        self.parts.append(text)
+        return text
+
+    @property
+    def text(self) -> str | None:
+        return "".join(self.parts) or None
+
+
 @attrs.define
 class _ChoiceState:
     text: list[str] = attrs.field(factory=list)
     calls: dict[int, list[str]] = attrs.field(factory=dict)  # index -> [id, name, arguments...]
+    reasoning: _Reasoning = attrs.field(factory=_Reasoning)
+    annotations: tuple[AnnotationOut, ...] = ()
     finished: Finished | None = None
 
 
@@ -57,6 +97,10 @@ class CompletionBuilder:
                 state.calls[out.index] = [out.id, out.name]
             elif isinstance(out, ToolCallArgs):
                 state.calls[out.index].append(out.text)
+            elif isinstance(out, ReasoningOut):
+                state.reasoning.add(out)
+            elif isinstance(out, Citations):
+                state.annotations = annotations_of(out)
             elif isinstance(out, Finished):
                 state.finished = out
 
@@ -73,11 +117,19 @@ class CompletionBuilder:
         ]
         text = "".join(state.text)
         reason = state.finished.reason
+        reasoning, cited = state.reasoning.text, state.annotations or None
         if self.legacy_functions and calls:
-            message = AssistantMessageOut(content=text or None, function_call=calls[0].function)
+            message = AssistantMessageOut(
+                content=text or None, function_call=calls[0].function, reasoning_content=reasoning, annotations=cited
+            )
             reason = "function_call"
         else:
-            message = AssistantMessageOut(content=text or (None if calls else ""), tool_calls=tuple(calls) or None)
+            message = AssistantMessageOut(
+                content=text or (None if calls else ""),
+                tool_calls=tuple(calls) or None,
+                reasoning_content=reasoning,
+                annotations=cited,
+            )
         return Choice(index=index, message=message, finish_reason=reason)
 
     def answer(self, index: int) -> dict[str, Any] | None:
@@ -106,6 +158,7 @@ class ChunkBuilder:
     id: str = attrs.field(factory=completion_id)
     created: int = attrs.field(factory=lambda: int(time.time()))
     _usages: list[Usage] = attrs.field(factory=list)
+    _reasoning: dict[int, _Reasoning] = attrs.field(factory=dict)
     estimated: bool = False
 
     def _chunk(self, choice: int, delta: Delta, finish: str | None = None) -> ChatCompletionChunk:
@@ -124,6 +177,12 @@ class ChunkBuilder:
         for out in outputs:
             if isinstance(out, TextOut):
                 chunks.append(self._chunk(choice, Delta(content=out.text)))
+            elif isinstance(out, ReasoningOut):
+                text = self._reasoning.setdefault(choice, _Reasoning()).add(out)
+                chunks.append(self._chunk(choice, Delta(reasoning_content=text)))
+            elif isinstance(out, Citations):
+                if out.annotations:
+                    chunks.append(self._chunk(choice, Delta(annotations=annotations_of(out))))
             elif isinstance(out, ToolCallBegin):
                 if self.legacy_functions:
                     if out.index == 0:

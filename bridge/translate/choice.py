@@ -5,6 +5,8 @@ can never disagree. Handles: text that came as deltas or only as a whole message
 non-streaming fallback), client tool calls (the CLI's `mcp__c__` prefix removed), the JSON of
 the structured-output tool, stop sequences, and a forced tool call (`bridge.translate.forced`):
 its structured output becomes the call, and a turn asked again (`ReAsked`) still counts its usage.
+Claude's thinking (`bridge.translate.thinking`) and the CLI's web searches
+(`bridge.translate.websearch`) are followed alongside.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from jsonschema import Draft202012Validator
 from bridge.schemas import PromptTokensDetails, Usage
 from bridge.translate.forced import ForcedCall, call_id
 from bridge.translate.stops import StopCutter
+from bridge.translate.thinking import KeptThinking, ReasoningOut, ThinkingTracker
 from bridge.translate.tokens import estimate_tokens
 from bridge.translate.usage import finish_reason, sum_usage, usage_from_result
+from bridge.translate.websearch import Citations, SearchCall, SearchTracker
 from supervisor.client_tools import STRUCTURED_OUTPUT
 from supervisor.events import (
     AssistantMessage,
@@ -29,8 +33,10 @@ from supervisor.events import (
     ReAsked,
     Result,
     TextDelta,
+    ThinkingDelta,
     ToolInputDelta,
     ToolUseStart,
+    UserMessage,
 )
 from supervisor.launch import MCP_PREFIX
 
@@ -79,7 +85,9 @@ class Started:
     usage: Usage
 
 
-Output = TextOut | ToolCallBegin | ToolCallArgs | Finished | Started
+Output = (
+    TextOut | ToolCallBegin | ToolCallArgs | Finished | Started | ReasoningOut | SearchCall | Citations | KeptThinking
+)
 
 
 @attrs.define
@@ -89,6 +97,7 @@ class ChoiceAssembler:
     parallel_tool_calls: bool = True
     forced: ForcedCall | None = None
     tool_names: frozenset[str] | None = None  # the client functions a call may name (None: any)
+    show_reasoning: bool = False
     done: bool = False
     _message: str = ""
     _streamed: set[str] = attrs.field(factory=set)
@@ -105,10 +114,14 @@ class ChoiceAssembler:
     _started: bool = False
     _ended_by_result: bool = False
     _dropped: bool = False  # something the model said is not in the answer
+    _thinking: ThinkingTracker = attrs.field(factory=ThinkingTracker)
+    _search: SearchTracker = attrs.field(factory=SearchTracker)
+    _json_message: str = ""  # the upstream message of the structured-output call
 
     def __attrs_post_init__(self) -> None:
         if self.stops:
             self._cutter = StopCutter(self.stops)
+        self._thinking.show = self.show_reasoning
 
     @property
     def tool_calls(self) -> int:
@@ -131,6 +144,7 @@ class ChoiceAssembler:
     def _feed(self, event: Event) -> list[Output]:
         if isinstance(event, MessageStart):
             self._message = event.message_id
+            self._thinking.started(event.message_id, event.model)
             self._blocks = {}
             self._message_usage = event.usage
             if self._prompt_usage is None:
@@ -145,12 +159,16 @@ class ChoiceAssembler:
                 return []
             self._streamed.add(self._message)
             return self._emit_text(event.text)
+        if isinstance(event, ThinkingDelta):
+            return list(self._thinking.delta(self._message, event))
         if isinstance(event, ToolUseStart):
-            return self._begin_tool(event.index, event.id, event.name)
+            return self._begin_tool(event.index, event.id, event.name, self._message)
         if isinstance(event, ToolInputDelta):
             return self._tool_input(event.index, event.partial_json)
         if isinstance(event, AssistantMessage) and not event.synthetic:
-            return self._whole_message(event)
+            return [*self._thinking.whole(event), *self._whole_message(event), *self._search.asked(event)]
+        if isinstance(event, UserMessage):
+            return list(self._search.answered(event))
         if isinstance(event, Result):
             return self._finish(event)
         if isinstance(event, ReAsked):
@@ -212,7 +230,7 @@ class ChoiceAssembler:
         out.append(Finished("length", sum_usage([*self._asked, usage])))
         return out
 
-    def _begin_tool(self, block: int, tool_id: str, name: str) -> list[Output]:
+    def _begin_tool(self, block: int, tool_id: str, name: str, message: str) -> list[Output]:
         if tool_id in self._tool_ids:
             self._blocks[block] = IGNORED
             return []
@@ -220,6 +238,7 @@ class ChoiceAssembler:
         if self.json_schema is not None and name == STRUCTURED_OUTPUT:
             self._blocks[block] = JSON_BLOCK
             self._json = []  # if the CLI asked again, only the last attempt counts
+            self._json_message = message
             return []
         allowed = self.tool_names is None or name[len(MCP_PREFIX) :] in self.tool_names
         if not name.startswith(MCP_PREFIX) or not allowed or (self._calls and not self.parallel_tool_calls):
@@ -228,6 +247,7 @@ class ChoiceAssembler:
             return []
         self._blocks[block] = self._calls
         self._calls += 1
+        self._thinking.called(tool_id, message)
         return [ToolCallBegin(self._calls - 1, tool_id, name[len(MCP_PREFIX) :])]
 
     def _tool_input(self, block: int, text: str) -> list[Output]:
@@ -247,7 +267,7 @@ class ChoiceAssembler:
             if block.get("id") in self._tool_ids:
                 continue
             slot = 10_000 + position  # not a streamed block index
-            out += self._begin_tool(slot, str(block.get("id")), str(block.get("name")))
+            out += self._begin_tool(slot, str(block.get("id")), str(block.get("name")), event.message_id or "")
             out += self._tool_input(slot, json.dumps(block.get("input") or {}, ensure_ascii=False))
         return out
 
@@ -272,6 +292,9 @@ class ChoiceAssembler:
             reason = finish_reason(result.stop_reason)
             if reason == "tool_calls":  # a non-client tool was refused; no call to report
                 reason = "stop"
+        if self.json_schema is None:
+            out += self._search.citations("".join(self._text))
+        out += self._thinking.kept()
         out.append(Finished(reason, sum_usage([*self._asked, usage_from_result(result.usage)])))
         return out
 
@@ -287,7 +310,9 @@ class ChoiceAssembler:
             raise ForcedCallError(f"the model's tool call does not match the function's parameters: {error.message}")
         name, arguments = self.forced.call(structured)
         self._calls = 1
-        return [ToolCallBegin(0, call_id(), name), ToolCallArgs(0, json.dumps(arguments, ensure_ascii=False))]
+        made = call_id()
+        self._thinking.called(made, self._json_message)  # the call was made after that thinking
+        return [ToolCallBegin(0, made, name), ToolCallArgs(0, json.dumps(arguments, ensure_ascii=False))]
 
     def _check_json(self, result: Result) -> list[Output]:
         out: list[Output] = []

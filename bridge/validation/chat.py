@@ -51,7 +51,7 @@ REFUSED = {
     "logit_bias": "Claude does not accept token biases.",
     "audio": "audio output is not available from Claude.",
     "prediction": "predicted outputs are not available from Claude.",
-    "web_search_options": "web search is not enabled on this bridge.",
+    "web_search_options": "web search is not enabled on this bridge (SECURITY_MODE=web enables it).",
 }
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 
@@ -120,7 +120,28 @@ def _metadata(raw: Any) -> None:
         raise invalid_value("metadata", "at most 16 keys.")
 
 
-def parse_chat_request(body: Any) -> ChatCompletionRequest:
+def _web_search_options(raw: Any) -> tuple[str, ...]:
+    """Checks web_search_options; returns the sub-options the CLI's WebSearch cannot apply."""
+    if not isinstance(raw, dict):
+        raise invalid_type("web_search_options", "an object", raw)
+    unknown = set(raw) - {"search_context_size", "user_location"}
+    if unknown:
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: web_search_options.{sorted(unknown)[0]}",
+            param=f"web_search_options.{sorted(unknown)[0]}",
+            code="unknown_parameter",
+        )
+    size = raw.get("search_context_size")
+    if size is not None and size not in ("low", "medium", "high"):
+        raise invalid_value("web_search_options.search_context_size", "expected 'low', 'medium' or 'high'.")
+    location = raw.get("user_location")
+    if location is not None and not (isinstance(location, dict) and location.get("type") == "approximate"):
+        raise invalid_value("web_search_options.user_location", "expected {'type': 'approximate', ...}.")
+    return tuple(f"web_search_options.{k}" for k in ("search_context_size", "user_location") if raw.get(k) is not None)
+
+
+def parse_chat_request(body: Any, web: bool = False) -> ChatCompletionRequest:
+    """`web`: the bridge runs in `web` security mode, where web search is available."""
     body = require_object(body, KNOWN)
     model = body.get("model")
     if model is None:
@@ -150,8 +171,12 @@ def parse_chat_request(body: Any) -> ChatCompletionRequest:
         raise invalid_type("user", "a string", user)
     _metadata(body.get("metadata"))
 
+    web_unapplied: tuple[str, ...] = ()
+    web_search = web and body.get("web_search_options") is not None
+    if web_search:
+        web_unapplied = _web_search_options(body["web_search_options"])
     for name, why in REFUSED.items():
-        if not _is_neutral(name, body.get(name)):
+        if not _is_neutral(name, body.get(name)) and not (name == "web_search_options" and web_search):
             raise unsupported(name, why)
     modalities = body.get("modalities")
     if modalities is not None and modalities != ["text"]:
@@ -200,7 +225,7 @@ def parse_chat_request(body: Any) -> ChatCompletionRequest:
         stream_options=stream_options,
         n=n,
         user=user,
-        unapplied=tuple(unapplied),
+        unapplied=(*unapplied, *web_unapplied),
         tools=tools,
         tool_choice=tool_choice,
         tool_choice_name=tool_choice_name,
@@ -210,4 +235,6 @@ def parse_chat_request(body: Any) -> ChatCompletionRequest:
         stop=_stop(body.get("stop")),
         max_tokens=max_tokens,
         reasoning_effort=None if effort is None else EFFORTS[effort],
+        show_reasoning=effort is not None and effort != "none",
+        web_search=web_search,
     )

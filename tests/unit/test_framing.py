@@ -11,6 +11,8 @@ from supervisor.events import (
     Other,
     Result,
     TextDelta,
+    ThinkingDelta,
+    UserMessage,
 )
 from supervisor.framing import FramingError, LineBuffer, decode_line, to_event
 
@@ -57,9 +59,26 @@ def test_stream_events() -> None:
     assert to_event(delta) == TextDelta(None, "\n\n  x")
     thinking = {
         "type": "stream_event",
-        "event": {"type": "content_block_delta", "delta": {"type": "thinking_delta", "thinking": "hmm"}},
+        "event": {"type": "content_block_delta", "index": 2, "delta": {"type": "thinking_delta", "thinking": "hmm"}},
     }
-    assert isinstance(to_event(thinking), Other)
+    assert to_event(thinking) == ThinkingDelta(2, "hmm")
+    signature = {
+        "type": "stream_event",
+        "event": {"type": "content_block_delta", "delta": {"type": "signature_delta", "signature": "c2ln"}},
+    }
+    assert isinstance(to_event(signature), Other), "a signature is never turned into readable text"
+
+
+def test_user_lines_of_the_cli_carry_built_in_tool_results() -> None:
+    line = {
+        "type": "user",
+        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "x"}]},
+        "tool_use_result": {"query": "q", "results": []},
+    }
+    event = to_event(line)
+    assert isinstance(event, UserMessage)
+    assert event.tool_results == [{"type": "tool_result", "tool_use_id": "t1", "content": "x"}]
+    assert event.tool_use_result == {"query": "q", "results": []}
 
 
 def test_assistant_result_and_retry() -> None:
