@@ -1,0 +1,186 @@
+"""Web search through the CLI's WebSearch (web mode only), its citations, and the WebFetch gate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import Bridge, MakeBridge
+from tests.fake_upstream import block_text
+from tests.integration.test_responses import validate_events
+from tests.openapi import assert_valid
+
+SEARCH = "<<websearch:bridge news>>"
+LINKS = [
+    ("https://example.com/bridge-news/1", "bridge news (1)"),
+    ("https://example.com/bridge-news/2", "bridge news (2)"),
+]
+
+
+@pytest.fixture
+async def web_bridge(make_bridge: MakeBridge) -> Bridge:
+    return await make_bridge(SECURITY_MODE="web", POOL_SIZE="1")
+
+
+async def test_none_mode_refuses_web_search(bridge: Bridge) -> None:
+    async with bridge.http() as http:
+        chat = await http.post(
+            "/v1/chat/completions",
+            json={"model": "gpt-4o", "web_search_options": {}, "messages": [{"role": "user", "content": "x"}]},
+        )
+        responses = await http.post(
+            "/v1/responses", json={"model": "gpt-4o", "input": "x", "tools": [{"type": "web_search_preview"}]}
+        )
+    assert chat.status_code == 400
+    assert chat.json()["error"]["param"] == "web_search_options"
+    assert chat.json()["error"]["code"] == "unsupported_parameter"
+    assert "SECURITY_MODE=web" in chat.json()["error"]["message"]
+    assert responses.status_code == 400 and responses.json()["error"]["param"] == "tools[0].type"
+    assert not bridge.fake.messages_requests(), "nothing reached the model"
+
+
+async def test_chat_answer_cites_the_search_results(web_bridge: Bridge) -> None:
+    client = web_bridge.client()
+    raw = await client.chat.completions.with_raw_response.create(
+        model="gpt-4o",
+        web_search_options={"search_context_size": "low"},
+        messages=[{"role": "user", "content": f"news? {SEARCH}"}],
+    )
+    assert raw.headers["X-Bridge-Unapplied-Params"] == "web_search_options.search_context_size"
+    message = raw.parse().choices[0].message
+    content = message.content or ""
+    cited = [(a.url_citation.url, a.url_citation.title) for a in message.annotations or []]
+    assert cited == LINKS
+    for annotation in message.annotations or []:
+        span = content[annotation.url_citation.start_index : annotation.url_citation.end_index]
+        assert span == f"[{annotation.url_citation.title}]({annotation.url_citation.url})"
+    # The CLI ran its own search request with Anthropic's server-side tool.
+    search = [
+        r for r in web_bridge.fake.messages_requests() if r.body.get("tools", [{}])[0].get("name") == "web_search"
+    ]
+    assert len(search) == 1 and search[0].body["tools"][0]["type"].startswith("web_search_")
+    assert "bridge news" in block_text(search[0].messages[-1]["content"])
+
+
+async def test_streamed_chat_carries_the_annotations_before_the_finish(web_bridge: Bridge) -> None:
+    async with web_bridge.http() as http:
+        raw = (
+            await http.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "gpt-4o",
+                    "stream": True,
+                    "web_search_options": {},
+                    "messages": [{"role": "user", "content": f"stream news {SEARCH}"}],
+                },
+            )
+        ).content
+    chunks = [json.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: {")]
+    content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    (with_annotations,) = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("annotations")]
+    annotations = with_annotations["choices"][0]["delta"]["annotations"]
+    assert [(a["url_citation"]["url"], a["url_citation"]["title"]) for a in annotations] == LINKS
+    first = annotations[0]["url_citation"]
+    assert content[first["start_index"] : first["end_index"]] == f"[{LINKS[0][1]}]({LINKS[0][0]})"
+    assert chunks.index(with_annotations) < next(
+        i for i, c in enumerate(chunks) if c["choices"] and c["choices"][0]["finish_reason"]
+    )
+
+
+async def test_responses_report_the_search_call_and_citations(web_bridge: Bridge) -> None:
+    async with web_bridge.http() as http:
+        body = (
+            await http.post(
+                "/v1/responses",
+                json={"model": "gpt-4o", "input": f"resp news {SEARCH}", "tools": [{"type": "web_search"}]},
+            )
+        ).json()
+    assert_valid("Response", body)
+    call, message = body["output"]
+    assert call["type"] == "web_search_call" and call["status"] == "completed"
+    assert call["action"] == {
+        "type": "search",
+        "query": "bridge news",
+        "sources": [{"type": "url", "url": url} for url, _ in LINKS],
+    }
+    annotations = message["content"][0]["annotations"]
+    assert [(a["url"], a["title"]) for a in annotations] == LINKS
+    text = message["content"][0]["text"]
+    for a in annotations:
+        assert a["type"] == "url_citation" and text[a["start_index"] : a["end_index"]].endswith(f"({a['url']})")
+    assert body["tools"] == [{"type": "web_search"}]
+
+
+async def test_responses_stream_search_events(web_bridge: Bridge) -> None:
+    async with web_bridge.http() as http:
+        raw = (
+            await http.post(
+                "/v1/responses",
+                json={
+                    "model": "gpt-4o",
+                    "input": f"resp stream news {SEARCH}",
+                    "tools": [{"type": "web_search_preview"}],
+                    "stream": True,
+                },
+            )
+        ).content
+    events = validate_events(raw)
+    kinds = [e["type"] for e in events]
+    assert kinds[:7] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+        "response.output_item.done",
+    ]
+    assert kinds.count("response.output_text.annotation.added") == 2
+    assert kinds.index("response.output_text.annotation.added") < kinds.index("response.output_text.done")
+    assert events[-1]["type"] == "response.completed"
+
+
+@pytest.fixture
+async def loopback_page() -> AsyncIterator[tuple[str, list[str]]]:
+    """A real HTTP listener on 127.0.0.1 that records every request it gets."""
+    hits: list[str] = []
+
+    async def page(request: web.Request) -> web.Response:
+        hits.append(str(request.url))
+        return web.Response(text="<html><body>PRIVATE-LOOPBACK-PAGE</body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/", hits
+    await runner.cleanup()
+
+
+async def test_webfetch_of_a_loopback_address_fetches_nothing(
+    web_bridge: Bridge, loopback_page: tuple[str, list[str]]
+) -> None:
+    url, hits = loopback_page
+    client = web_bridge.client()
+    resp = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": f"fetch it <<fetch:{url}>>"}]
+    )
+    assert hits == [], "the loopback page was fetched"
+    assert "PRIVATE-LOOPBACK-PAGE" not in (resp.choices[0].message.content or "")
+    follow_up = web_bridge.fake.messages_requests()[-1]
+    (result,) = [
+        b
+        for m in follow_up.messages
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if b["type"] == "tool_result"
+    ]
+    assert result.get("is_error") is True
+    assert "refused by the bridge" in block_text(result["content"]), "the bridge's own gate refused it"
+    assert "non-public address" in block_text(result["content"])
