@@ -38,6 +38,8 @@ async def index(request: web.Request) -> web.Response:
                 "count_tokens": True,
                 "usage_per_key": True,
                 "key_budgets": bool(request.app[appkeys.CONFIG].key_budgets),
+                "reasoning": True,
+                "web_search": request.app[appkeys.CONFIG].web_search,
             },
             "links": {
                 "health": "/health",

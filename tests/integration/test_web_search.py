@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 
 from tests.conftest import Bridge, MakeBridge
 from tests.fake_upstream import block_text
@@ -145,33 +145,32 @@ async def test_responses_stream_search_events(web_bridge: Bridge) -> None:
 
 @pytest.fixture
 async def loopback_page() -> AsyncIterator[tuple[str, list[str]]]:
-    """A real HTTP listener on 127.0.0.1 that records every request it gets."""
-    hits: list[str] = []
+    """A real listener on 127.0.0.1 that records every connection (the CLI upgrades http to https,
+    so a connection, not a served page, is what an attempted fetch looks like)."""
+    connections: list[str] = []
 
-    async def page(request: web.Request) -> web.Response:
-        hits.append(str(request.url))
-        return web.Response(text="<html><body>PRIVATE-LOOPBACK-PAGE</body></html>", content_type="text/html")
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(str(writer.get_extra_info("peername")))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\nPRIVATE-LOOPBACK-PAGE")
+        await writer.drain()
+        writer.close()
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/", hits
-    await runner.cleanup()
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/", connections
+    server.close()
+    await server.wait_closed()
 
 
 async def test_webfetch_of_a_loopback_address_fetches_nothing(
     web_bridge: Bridge, loopback_page: tuple[str, list[str]]
 ) -> None:
-    url, hits = loopback_page
+    url, connections = loopback_page
     client = web_bridge.client()
     resp = await client.chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": f"fetch it <<fetch:{url}>>"}]
     )
-    assert hits == [], "the loopback page was fetched"
+    assert connections == [], "the CLI connected to the loopback listener"
     assert "PRIVATE-LOOPBACK-PAGE" not in (resp.choices[0].message.content or "")
     follow_up = web_bridge.fake.messages_requests()[-1]
     (result,) = [
