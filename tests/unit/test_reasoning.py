@@ -9,8 +9,8 @@ from bridge.responses.build import ResponseBuilder
 from bridge.thinking_cache import ThinkingCache
 from bridge.translate.chat_request import binding_key, to_turn
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
-from bridge.translate.choice import ChoiceAssembler, KeptThinking, ReasoningOut, TextOut
-from bridge.translate.thinking import SignedThinking
+from bridge.translate.choice import ChoiceAssembler, TextOut
+from bridge.translate.thinking import KeptThinking, ReasoningOut, SignedThinking
 from bridge.validation import parse_chat_request
 from supervisor.events import (
     AssistantMessage,

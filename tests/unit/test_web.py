@@ -9,8 +9,9 @@ import pytest
 from bridge.errors import InvalidRequest
 from bridge.responses.build import ResponseBuilder
 from bridge.responses.request import parse_responses_request
-from bridge.translate.choice import ChoiceAssembler, Citations, SearchCall, TextOut
+from bridge.translate.choice import ChoiceAssembler, TextOut
 from bridge.translate.citations import Citation, Source, cite, sources_from
+from bridge.translate.websearch import Citations, SearchCall
 from bridge.validation import parse_chat_request
 from supervisor.client_tools import hook_decision
 from supervisor.events import AssistantMessage, MessageStart, Result, TextDelta, UserMessage
