@@ -7,11 +7,12 @@ from typing import Any
 from bridge.convert import chunk_json, to_json
 from bridge.responses.build import ResponseBuilder
 from bridge.thinking_cache import ThinkingCache
-from bridge.translate.chat_request import binding_key, to_turn
+from bridge.translate.chat_request import to_turn
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import ChoiceAssembler, TextOut
 from bridge.translate.thinking import KeptThinking, ReasoningOut, SignedThinking
 from bridge.validation import parse_chat_request
+from supervisor.conversation import chain
 from supervisor.events import (
     AssistantMessage,
     MessageStart,
@@ -122,7 +123,7 @@ def test_replayed_tool_calls_start_with_their_kept_thinking() -> None:
     assert turn.settings.thinking_display == "summarized"
     plain = to_turn(request, "opus")
     assert plain.history[1] == Line("assistant", assistant.content)
-    assert binding_key("s", turn.history) == binding_key("s", plain.history), "a session's key ignores the blocks"
+    assert chain("s", turn.history) == chain("s", plain.history), "a held conversation's keys ignore the blocks"
 
 
 def test_cache_is_bounded_by_size_oldest_out() -> None:

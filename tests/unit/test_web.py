@@ -13,10 +13,9 @@ from bridge.translate.choice import ChoiceAssembler, TextOut
 from bridge.translate.citations import Citation, Source, cite, sources_from
 from bridge.translate.websearch import Citations, SearchCall
 from bridge.validation import parse_chat_request
-from supervisor.client_tools import hook_decision
+from supervisor.client_tools import Offer, hook_decision
 from supervisor.events import AssistantMessage, MessageStart, Result, TextDelta, UserMessage
 from supervisor.fetch_guard import fetch_denial, fetch_host
-from supervisor.launch import LaunchProfile
 from tests.openapi import assert_valid
 
 A = Source("https://example.com/a/1", "A one")
@@ -31,7 +30,7 @@ SEARCH_RESULT = {
     "durationSeconds": 0.1,
     "searchCount": 1,
 }
-WEB = LaunchProfile(tools=("WebSearch", "WebFetch"))
+WEB = Offer(cli_tools=("WebSearch", "WebFetch"))
 
 
 def test_sources_from_the_cli_search_result() -> None:
@@ -147,15 +146,15 @@ def test_one_private_address_among_public_ones_is_enough_to_refuse() -> None:
 
 
 def test_hook_gate_for_webfetch() -> None:
-    def decide(url: str, addresses: tuple[str, ...] | None, profile: LaunchProfile = WEB) -> str:
+    def decide(url: str, addresses: tuple[str, ...] | None, offer: Offer = WEB) -> str:
         request = {"input": {"tool_name": "WebFetch", "tool_input": {"url": url, "prompt": "p"}}}
-        return str(hook_decision(profile, request, addresses)["hookSpecificOutput"]["permissionDecision"])
+        return str(hook_decision(offer, request, addresses)["hookSpecificOutput"]["permissionDecision"])
 
     assert decide("https://example.com/", ("93.184.215.14",)) == "allow"
     assert decide("http://127.0.0.1:9/", ("127.0.0.1",)) == "deny"
     assert decide("https://example.com/", ("93.184.215.14", "127.0.0.1")) == "deny"
     assert decide("https://example.com/", None) == "deny", "no lookup result: refused"
-    assert decide("https://example.com/", ("93.184.215.14",), LaunchProfile()) == "deny", "not in the allow-list"
+    assert decide("https://example.com/", ("93.184.215.14",), Offer()) == "deny", "not in the allow-list"
     search = {"input": {"tool_name": "WebSearch", "tool_input": {"query": "q"}}}
     assert hook_decision(WEB, search)["hookSpecificOutput"]["permissionDecision"] == "allow"
 
