@@ -17,6 +17,7 @@ import attrs
 
 from bridge.schemas import Usage
 from bridge.translate.choice import Finished, Output, Started, TextOut, ToolCallArgs, ToolCallBegin
+from bridge.translate.thinking import ReasoningOut
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 Event = tuple[str, dict[str, Any]]  # (SSE event name, data)
@@ -74,6 +75,7 @@ class MessageBuilder:
     _open: int | None = None  # index of the block being streamed
     _args: dict[int, list[str]] = attrs.field(factory=dict)  # tool call index -> argument pieces
     _blocks: dict[int, int] = attrs.field(factory=dict)  # tool call index -> content index
+    _thinking_part: int | None = None  # the thinking block of the turn being streamed
 
     def _head(self) -> dict[str, Any]:
         return {"id": self.id, "type": "message", "role": "assistant", "model": self.model}
@@ -136,7 +138,9 @@ class MessageBuilder:
                 continue
             if not self._started:
                 events.append(self._message_start())
-            if isinstance(out, TextOut):
+            if isinstance(out, ReasoningOut):
+                events += self._thinking(out)
+            elif isinstance(out, TextOut):
                 if self._open is None or self.content[self._open]["type"] != "text":
                     events += self._open_block({"type": "text", "text": ""}, _start({"type": "text", "text": ""}))
                 assert self._open is not None
@@ -154,6 +158,20 @@ class MessageBuilder:
                 events.append(_delta(index, {"type": "input_json_delta", "partial_json": out.text}))
             elif isinstance(out, Finished):
                 events += self._finish(out)
+        return events
+
+    def _thinking(self, out: ReasoningOut) -> list[Event]:
+        """Claude's readable thinking as `thinking` blocks. The signatures stay with the bridge,
+        which puts the signed blocks back itself when the conversation comes back (see the
+        README), so the blocks carry an empty one."""
+        events: list[Event] = []
+        if self._open is None or self.content[self._open]["type"] != "thinking" or self._thinking_part != out.part:
+            block = {"type": "thinking", "thinking": "", "signature": ""}
+            events += self._open_block(block, _start(dict(block)))
+            self._thinking_part = out.part
+        assert self._open is not None
+        self.content[self._open]["thinking"] += out.text
+        events.append(_delta(self._open, {"type": "thinking_delta", "thinking": out.text}))
         return events
 
     def _finish(self, out: Finished) -> list[Event]:

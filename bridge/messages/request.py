@@ -148,29 +148,30 @@ def _tool_choice(raw: Any, tools: tuple[FunctionDef, ...]) -> tuple[str, str | N
     return {"auto": "auto", "any": "required", "none": "none"}[kind], None, parallel
 
 
-def _thinking(raw: Any, max_tokens: int, notes: Notes) -> tuple[str | None, int | None]:
-    """(the requested type, the CLI's thinking budget: None = its default, 0 = off)."""
+def _thinking(raw: Any, max_tokens: int, notes: Notes) -> tuple[str | None, int | None, bool]:
+    """(the requested type, the CLI's thinking budget: None = its default, 0 = off, and whether
+    the answer shows the thinking: as Anthropic does when it is on, unless `display` is omitted)."""
     if raw is None:
-        return None, None
+        return None, None, False
     thinking = obj("thinking", raw, {"type", "budget_tokens", "display"}, ("type",))
     kind = one_of("thinking.type", thinking["type"], ("enabled", "disabled", "adaptive", "between_tools"))
+    show = kind in ("enabled", "adaptive")
     if thinking.get("display") is not None:
         if kind not in ("enabled", "adaptive"):
             raise bad("thinking.display", "Extra inputs are not permitted", "unknown_parameter")
-        one_of("thinking.display", thinking["display"], ("summarized", "omitted"))
-        notes.add("thinking.display")
+        show = one_of("thinking.display", thinking["display"], ("summarized", "omitted")) == "summarized"
     if kind == "enabled":
         if "budget_tokens" not in thinking:
             raise bad("thinking.budget_tokens", "Field required", "missing_required_parameter")
         budget = integer("thinking.budget_tokens", thinking["budget_tokens"], 1024)
         if budget >= max_tokens:
             raise bad("thinking.budget_tokens", "must be less than max_tokens")
-        return kind, budget
+        return kind, budget, show
     if thinking.get("budget_tokens") is not None:
         raise bad("thinking.budget_tokens", "Extra inputs are not permitted", "unknown_parameter")
     if kind == "between_tools":
         notes.add("thinking")
-    return kind, 0 if kind == "disabled" else None
+    return kind, 0 if kind == "disabled" else None, show
 
 
 def _output_config(raw: Any) -> tuple[str | None, ResponseFormat | None]:
@@ -248,7 +249,7 @@ def parse_messages_request(
             user = string("metadata.user_id", metadata["user_id"])
     tools = _tools(body["tools"], notes, web_mode) if body.get("tools") is not None else ()
     tool_choice, tool_name, parallel = _tool_choice(body.get("tool_choice"), tools)
-    thinking, budget = _thinking(body.get("thinking"), max_tokens, notes)
+    thinking, budget, show_thinking = _thinking(body.get("thinking"), max_tokens, notes)
     effort, response_format = _output_config(body.get("output_config"))
     if response_format is not None and tools:
         raise unsupported("output_config.format", "structured output cannot be combined with 'tools' here.")
@@ -267,6 +268,7 @@ def parse_messages_request(
         max_tokens=max_tokens,
         reasoning_effort=effort,
         max_thinking_tokens=budget,
+        show_reasoning=show_thinking,
         unapplied=tuple(notes.unapplied),
     )
     return MessagesRequest(chat=chat, thinking=thinking)

@@ -477,3 +477,37 @@ async def test_nothing_runs_on_the_host_whatever_the_request_says(bridge: Bridge
     assert not target.exists(), "Bash ran on the host"
     assert message.content and message.content[0].type == "text", "the client still gets an answer"
     assert all(b.type != "tool_use" for b in message.content), "the CLI's Bash is never offered as a client call"
+
+
+async def test_thinking_is_shown_as_thinking_blocks(bridge: Bridge) -> None:
+    """With `thinking` on, Claude's readable thinking comes first as `thinking` blocks, streamed
+    as thinking_delta; the signature stays with the bridge (the block's is empty)."""
+    anthropic_client = client(bridge)
+    raw = await anthropic_client.messages.with_raw_response.create(
+        model="sonnet",
+        max_tokens=2000,
+        thinking={"type": "adaptive"},
+        messages=user("show-thinking <<think:first weigh the options>> <<say:done>>"),
+    )
+    assert_shape("Message", raw.http_response.json())
+    message = await raw.parse()
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    thought = message.content[0]
+    assert thought.type == "thinking" and thought.thinking == "first weigh the options" and thought.signature == ""
+    async with anthropic_client.messages.stream(
+        model="sonnet",
+        max_tokens=2000,
+        thinking={"type": "adaptive"},
+        messages=user("stream-thinking <<think:step by step>> <<say:ok>>"),
+    ) as stream:
+        deltas = [e.delta.type async for e in stream if e.type == "content_block_delta"]
+        final = await stream.get_final_message()
+    assert deltas[0] == "thinking_delta" and "text_delta" in deltas
+    assert final.content[0].type == "thinking" and final.content[0].thinking == "step by step"
+    hidden = await anthropic_client.messages.create(
+        model="sonnet",
+        max_tokens=2000,
+        thinking={"type": "adaptive", "display": "omitted"},
+        messages=user("hidden-thinking <<think:secret plan>> <<say:ok>>"),
+    )
+    assert [b.type for b in hidden.content] == ["text"] and "secret plan" not in hidden.model_dump_json()
