@@ -127,7 +127,7 @@ class ResponseBuilder:
                     events += self._close()
                     item: dict[str, Any] = {
                         "type": "message",
-                        "id": item_id("msg"),
+                        "id": item_id("msg", self.id),
                         "status": "in_progress",
                         "role": "assistant",
                         "content": [],
@@ -161,7 +161,7 @@ class ResponseBuilder:
                 events += self._close()
                 item = {
                     "type": "function_call",
-                    "id": item_id("fc"),
+                    "id": item_id("fc", self.id),
                     "call_id": out.id,
                     "name": out.name,
                     "arguments": "",

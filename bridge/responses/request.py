@@ -46,8 +46,10 @@ KNOWN = {
 AFFINITY = re.compile(r"[0-9a-f]{16}")
 
 
-def item_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(16)}"
+def item_id(prefix: str, response_id: str) -> str:
+    """A new item id that starts with its response's hex, so an `item_reference` (which names
+    only the item) leads to the stored response that holds it (see references.py)."""
+    return f"{prefix}_{response_id.partition('_')[2]}{secrets.token_hex(4)}"
 
 
 def response_id(affinity: str | None) -> str:
@@ -105,7 +107,7 @@ def _content(param: str, content: Any) -> str | list[dict[str, Any]]:
     return parts
 
 
-def _input_item(param: str, item: dict[str, Any]) -> dict[str, Any]:
+def _input_item(param: str, item: dict[str, Any], response_id: str) -> dict[str, Any]:
     """The item as /input_items lists it (with an id), normalised."""
     stored = dict(item)
     kind = item.get("type", "message")
@@ -117,21 +119,21 @@ def _input_item(param: str, item: dict[str, Any]) -> dict[str, Any]:
                 {"type": "input_text" if item.get("role") != "assistant" else "output_text", "text": content}
             ]
         stored.setdefault("status", "completed")
-        stored.setdefault("id", item_id("msg"))
+        stored.setdefault("id", item_id("msg", response_id))
     elif kind == "function_call":
-        stored.setdefault("id", item_id("fc"))
+        stored.setdefault("id", item_id("fc", response_id))
         stored.setdefault("status", "completed")
     elif kind == "function_call_output":
-        stored.setdefault("id", item_id("fco"))
+        stored.setdefault("id", item_id("fco", response_id))
         stored.setdefault("status", "completed")
     return stored
 
 
-def input_messages(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(chat messages, stored input items) for `input`."""
+def input_messages(raw: Any, response_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(chat messages, stored input items) for `input`; item references already resolved."""
     if isinstance(raw, str):
         message = {"role": "user", "content": raw}
-        return [message], [_input_item("input", {"type": "message", "role": "user", "content": raw})]
+        return [message], [_input_item("input", {"type": "message", "role": "user", "content": raw}, response_id)]
     if not isinstance(raw, list):
         raise invalid_type("input", "a string or an array of input items", raw)
     messages: list[dict[str, Any]] = []
@@ -180,7 +182,7 @@ def input_messages(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
             raise InvalidRequest(
                 f"Input items of type '{kind}' are not supported.", param=f"{param}.type", code="unsupported_input_item"
             )
-        items.append(_input_item(param, item))
+        items.append(_input_item(param, item, response_id))
     if not messages:
         raise InvalidRequest("'input' holds no message.", param="input", code="empty_array")
     return messages, items
@@ -223,8 +225,9 @@ def _format(raw: Any) -> dict[str, Any] | None:
     return {"type": fmt.get("type")}
 
 
-def parse_responses_request(body: Any, previous: list[dict[str, Any]]) -> ResponsesRequest:
-    """`previous` is the stored conversation of `previous_response_id` (empty without one)."""
+def parse_responses_request(body: Any, previous: list[dict[str, Any]], response_id: str) -> ResponsesRequest:
+    """`previous` is the stored conversation of `previous_response_id` (empty without one);
+    `response_id` is the id the response will have (its input items' ids derive from it)."""
     body = require_object(body, KNOWN)
     if body.get("background"):
         raise unsupported("background", "background responses are not available.")
@@ -239,7 +242,7 @@ def parse_responses_request(body: Any, previous: list[dict[str, Any]]) -> Respon
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise invalid_type("stream", "a boolean", stream)
-    messages, items = input_messages(body["input"])
+    messages, items = input_messages(body["input"], response_id)
     chat: dict[str, Any] = {k: body[k] for k in PASSED_ON if body.get(k) is not None}
     system = [{"role": "system", "content": instructions}] if instructions else []
     chat["messages"] = [*system, *previous, *messages]
