@@ -30,6 +30,8 @@ script and no shared per-test queue is needed:
     <<args:JSON>>         (anywhere in the conversation) the input of a tool the model is made
                           to call; without it, an input is made up from the tool's input_schema
     <<counterror:STATUS>> make /v1/messages/count_tokens fail with this status
+    <<thentool:NAME:JSON>> (anywhere in the conversation) once a tool result came back, ask for this
+                          tool (e.g. StructuredOutput) instead of answering "after-tool: ..."
 
 /v1/messages/count_tokens answers one token per four characters of the JSON of `system`,
 `messages` and `tools` (`count_tokens`), so a figure can be checked against what was counted.
@@ -166,6 +168,16 @@ def _named(tools: list[dict[str, Any]], text: str) -> str | None:
         if match := re.search(rf"(?<!\w)({re.escape(tool['name'])}|{re.escape(short)})(?!\w)", text):
             found.append((match.start(), str(tool["name"])))
     return min(found)[1] if found else None
+
+
+def _first_directive(messages: list[dict[str, Any]], name: str) -> str | None:
+    """The argument of the first `<<name:...>>` said in any user message of the conversation."""
+    for message in messages:
+        if message.get("role") == "user":
+            for found, arg in DIRECTIVE.findall(said(message.get("content"))):
+                if found == name:
+                    return str(arg)
+    return None
 
 
 def count_tokens(value: Any) -> int:
@@ -425,7 +437,12 @@ class FakeUpstream:
             blocks.append(self._tool_use(name, json.loads(args or "{}")))
         if "calls" in directives and not has_tool_result:
             blocks += [self._tool_use(name, args) for name, args in json.loads(directives["calls"])]
-        if has_tool_result:
+        then = _first_directive(body.get("messages", []), "thentool") if has_tool_result else None
+        if then is not None:
+            name, _, args = then.partition(":")
+            blocks.append(self._tool_use(name, json.loads(args or "{}")))
+            chunks = []
+        elif has_tool_result:
             chunks = ["after-tool: ", text]
         elif "bash" in directives:
             blocks.append(self._tool_use("Bash", {"command": directives["bash"], "description": "probe"}))

@@ -165,12 +165,6 @@ def parse_chat_request(body: Any) -> ChatCompletionRequest:
     if parallel is not None and not isinstance(parallel, bool):
         raise invalid_type("parallel_tool_calls", "a boolean", parallel)
     response_format = parse_response_format(body.get("response_format"))
-    if response_format is not None and tools:
-        raise InvalidRequest(
-            "'response_format' with JSON output cannot be combined with 'tools' on this bridge.",
-            param="response_format",
-            code="unsupported_parameter",
-        )
 
     max_tokens = None
     for name in ("max_tokens", "max_completion_tokens"):

@@ -98,3 +98,15 @@ async def test_previous_response_id(live: Bridge) -> None:
         agent, "<<has:rainy in Kyiv>>", previous_response_id=first.last_response_id, run_config=RUN
     )
     assert second.final_output == "yes"
+
+
+@APIS
+async def test_tools_and_output_type(live: Bridge, api: str) -> None:
+    """Tools and a structured final answer: both `tools` and a JSON schema format in each request."""
+    agent = Agent(
+        name="forecaster", instructions="Be brief.", tools=[get_weather], output_type=Forecast, model=model(live, api)
+    )
+    ask = '<<tool:mcp__c__get_weather:{"city":"Rome"}>> <<thentool:StructuredOutput:{"city":"Rome","celsius":12}>>'
+    result = await Runner.run(agent, ask, run_config=RUN)
+    assert result.final_output == Forecast(city="Rome", celsius=12)
+    assert [type(item) for item in result.new_items][:2] == [ToolCallItem, ToolCallOutputItem]

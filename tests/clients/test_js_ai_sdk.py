@@ -20,6 +20,7 @@ PER_API: dict[str, Any] = {
     "tool": {"text": "after-tool: hot in Lima", "calls": [["weather", {"city": "Lima"}]], "steps": 2},
     "streamText tool": "Checking.after-tool: hot in Quito",
     "generateObject": {"name": "Ann", "age": 7},
+    "tool with structured output": {"city": "Lima", "hot": True},
     "conversation": "yes",
 }
 EXPECTED = {f"{api}:{name}": value for api in ("responses", "chat") for name, value in PER_API.items()}

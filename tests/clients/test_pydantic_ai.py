@@ -83,3 +83,17 @@ async def test_message_history(live: Bridge, api: str) -> None:
     first = await agent.run('<<tool:mcp__c__get_weather:{"city":"Quito"}>>')
     second = await agent.run("<<has:windy in Quito>>", message_history=first.all_messages())
     assert second.output == "yes"
+
+
+@APIS
+async def test_tool_and_native_structured_output(live: Bridge, api: str) -> None:
+    agent = Agent(model(live, api), output_type=NativeOutput(City))
+
+    @agent.tool_plain
+    def census(city: str) -> int:
+        """The population of a city."""
+        return 134000
+
+    ask = '<<tool:mcp__c__census:{"city":"Bern"}>> <<thentool:StructuredOutput:{"name":"Bern","population":134000}>>'
+    result = await agent.run(ask)
+    assert result.output == City(name="Bern", population=134000)

@@ -1,7 +1,7 @@
 // The Vercel AI SDK (`ai` + `@ai-sdk/openai`) against the bridge, on the Responses API (the
 // provider's default) and on chat completions, configured only with baseURL and apiKey.
 import { createOpenAI } from "@ai-sdk/openai";
-import { generateObject, generateText, stepCountIs, streamText, tool } from "ai";
+import { generateObject, generateText, Output, stepCountIs, streamText, tool } from "ai";
 import { z } from "zod";
 import { baseURL, runCases } from "./harness.mjs";
 
@@ -62,6 +62,17 @@ for (const [api, model] of Object.entries(models)) {
       prompt: '<<tool:StructuredOutput:{"name":"Ann","age":7}>>',
     });
     return r.object;
+  };
+  cases[`${api}:tool with structured output`] = async () => {
+    const r = await generateText({
+      model,
+      maxRetries: 0,
+      tools: { weather },
+      stopWhen: stepCountIs(4),
+      output: Output.object({ schema: z.object({ city: z.string(), hot: z.boolean() }) }),
+      prompt: '<<tool:mcp__c__weather:{"city":"Lima"}>> <<thentool:StructuredOutput:{"city":"Lima","hot":true}>>',
+    });
+    return r.output;
   };
   cases[`${api}:conversation`] = async () => {
     // A chat app's second turn: the first turn's response messages are sent back.
