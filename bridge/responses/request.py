@@ -13,9 +13,31 @@ from typing import Any
 import attrs
 
 from bridge.errors import InvalidRequest
-from bridge.validation.common import invalid_type, missing, require_object, unsupported
+from bridge.validation.common import integer, invalid_type, missing, require_object, unsupported
 
-PASSED_ON = ("model", "parallel_tool_calls", "temperature", "top_p", "user", "metadata")
+# Passed to the chat-completions validation, which applies them, reports them as not applied
+# (X-Bridge-Unapplied-Params) or refuses them, exactly as on /v1/chat/completions.
+PASSED_ON = (
+    "model",
+    "parallel_tool_calls",
+    "temperature",
+    "top_p",
+    "user",
+    "metadata",
+    "service_tier",
+    "safety_identifier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "moderation",
+    "top_logprobs",
+)
+# OpenAI-side state and features the bridge does not have.
+REFUSED = {
+    "conversation": "OpenAI conversations are not available; continue with previous_response_id.",
+    "prompt": "stored prompt templates are not available; send instructions and input.",
+    "context_management": "server-side compaction is not available.",
+}
 KNOWN = {
     "model",
     "input",
@@ -40,6 +62,12 @@ KNOWN = {
     "prompt_cache_key",
     "background",
     "stream_options",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "moderation",
+    "top_logprobs",
+    "max_tool_calls",
+    *REFUSED,
 }
 
 
@@ -231,6 +259,11 @@ def parse_responses_request(body: Any, previous: list[dict[str, Any]], response_
     body = require_object(body, KNOWN)
     if body.get("background"):
         raise unsupported("background", "background responses are not available.")
+    for name, why in REFUSED.items():
+        if body.get(name) is not None:
+            raise unsupported(name, why)
+    if body.get("max_tool_calls") is not None:  # limits built-in tool calls; only functions are offered
+        integer("max_tool_calls", body["max_tool_calls"], 0, 2**31 - 1)
     if "input" not in body:
         raise missing("input")
     instructions = body.get("instructions")
@@ -254,6 +287,8 @@ def parse_responses_request(body: Any, previous: list[dict[str, Any]], response_
     response_format = _format(body.get("text"))
     if response_format is not None:
         chat["response_format"] = response_format
+    if isinstance(body.get("text"), dict) and body["text"].get("verbosity") is not None:
+        chat["verbosity"] = body["text"]["verbosity"]
     if body.get("max_output_tokens") is not None:
         chat["max_completion_tokens"] = body["max_output_tokens"]
     reasoning = body.get("reasoning")

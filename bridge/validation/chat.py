@@ -33,6 +33,8 @@ UNAPPLIED = (
     "seed",
     "service_tier",
     "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
     "safety_identifier",
     "verbosity",
     "store",
@@ -52,6 +54,7 @@ REFUSED = {
     "audio": "audio output is not available from Claude.",
     "prediction": "predicted outputs are not available from Claude.",
     "web_search_options": "web search is not enabled on this bridge.",
+    "moderation": "moderation of the input and the output is not available from Claude.",
 }
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 
@@ -93,6 +96,9 @@ def _check_unapplied(name: str, value: Any) -> None:
     elif name == "store":
         if not isinstance(value, bool):
             raise invalid_type(name, "a boolean", value)
+    elif name == "prompt_cache_options":
+        if not isinstance(value, dict):
+            raise invalid_type(name, "an object", value)
     elif not isinstance(value, str):
         raise invalid_type(name, "a string", value)
 

@@ -11,6 +11,7 @@ import pytest
 from agents import (
     Agent,
     Model,
+    ModelSettings,
     OpenAIChatCompletionsModel,
     OpenAIResponsesModel,
     RunConfig,
@@ -110,3 +111,28 @@ async def test_tools_and_output_type(live: Bridge, api: str) -> None:
     result = await Runner.run(agent, ask, run_config=RUN)
     assert result.final_output == Forecast(city="Rome", celsius=12)
     assert [type(item) for item in result.new_items][:2] == [ToolCallItem, ToolCallOutputItem]
+
+
+@APIS
+async def test_model_settings(live: Bridge, api: str) -> None:
+    """Every setting goes out as a request parameter; none may be refused as unknown."""
+    settings = ModelSettings(
+        temperature=0.3,
+        top_p=0.9,
+        max_tokens=500,
+        parallel_tool_calls=True,
+        truncation="auto",
+        store=True,
+        metadata={"team": "weather"},
+        prompt_cache_retention="24h",
+        verbosity="low",
+    )
+    agent = Agent(
+        name="forecaster",
+        instructions="Be brief.",
+        tools=[get_weather],
+        model=model(live, api),
+        model_settings=settings,
+    )
+    result = await Runner.run(agent, "<<say:Settings accepted.>>", run_config=RUN)
+    assert result.final_output == "Settings accepted."
