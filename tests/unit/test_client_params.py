@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bridge.errors import InvalidRequest
-from bridge.responses.request import item_id, parse_responses_request
+from bridge.responses.request import parse_responses_request, response_id
 from bridge.validation import parse_chat_request
 
 USER = [{"role": "user", "content": "hi"}]
@@ -23,7 +23,7 @@ def chat(**extra: Any) -> Any:
 
 
 def responses(**extra: Any) -> Any:
-    return parse_responses_request({"model": "gpt-4o", "input": "hi", **extra}, [], item_id("resp"))
+    return parse_responses_request({"model": "gpt-4o", "input": "hi", **extra}, [], response_id(None))
 
 
 def test_prompt_cache_settings_are_accepted_and_reported_as_not_applied() -> None:
