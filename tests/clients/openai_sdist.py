@@ -43,6 +43,7 @@ def sdist_tree(version: str | None = None) -> Path:
                 "--no-deps",
                 "--no-binary",
                 ":all:",
+                "--no-build-isolation",  # pip reads the sdist's metadata with the pinned hatchling
                 f"openai=={version}",
                 "--dest",
                 str(CACHE),
