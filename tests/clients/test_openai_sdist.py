@@ -23,7 +23,6 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -98,16 +97,6 @@ EXCLUDED: list[tuple[str, str, str]] = [
     (INPUT_TOKENS, r"_count", "OpenAI's token-counting endpoint (/responses/input_tokens), not offered"),
 ]
 
-# Chat completions whose only message is a developer message: refused today with 400 "The
-# last message must have role 'user' or 'tool' (got 'developer')". Accepting such
-# conversations is issue 11 point 1 (engineer h11a); when that lands these cases pass, the
-# strict xfail turns into a failure, and this set must be emptied.
-AWAITING_INSTRUCTIONS_ONLY = {f"{CHAT}::{cls}::{fn}" for cls in SELECTED[CHAT][:2] for fn in CREATE}
-
-
-class DeveloperOnlyRefused(AssertionError):
-    """The case failed only because the bridge refuses an instructions-only conversation."""
-
 
 def selected_ids() -> list[str]:
     ids = []
@@ -115,17 +104,6 @@ def selected_ids() -> list[str]:
         for cls, variants in ((sync_cls, SYNC_VARIANTS), (async_cls, ASYNC_VARIANTS)):
             ids += [f"{path}::{cls}::{fn}[{v}]" for fn in functions for v in variants]
     return ids
-
-
-def _param(case: str) -> Any:
-    if case.split("[")[0] in AWAITING_INSTRUCTIONS_ONLY:
-        return pytest.param(
-            case,
-            marks=pytest.mark.xfail(
-                raises=DeveloperOnlyRefused, strict=True, reason="instructions-only conversations: issue 11 (h11a)"
-            ),
-        )
-    return case
 
 
 async def _pytest(tree: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -188,11 +166,9 @@ async def test_the_run_is_exactly_the_selection(outcomes: dict[str, tuple[str, s
     assert len(outcomes) == 60
 
 
-@pytest.mark.parametrize("case", [_param(c) for c in selected_ids()])
+@pytest.mark.parametrize("case", selected_ids())
 async def test_case(outcomes: dict[str, tuple[str, str]], case: str) -> None:
     outcome, message = outcomes[case]
-    if outcome != "passed" and "(got 'developer')" in message:
-        raise DeveloperOnlyRefused(message[:500])
     assert outcome == "passed", message
 
 
