@@ -2,7 +2,7 @@
 
 The client libraries here are used exactly as their users use them: pointed at the bridge's
 base URL with an API key and a model name, nothing patched. A bridge is shared by a module's
-cases (each case is its own conversation; the bridge keeps none between requests), which
+cases (each case is its own conversation), which
 keeps the module's time to its turns rather than to process starts. It listens on a real
 127.0.0.1 port, so out-of-process clients (node, the openai sdist's own pytest) reach it while
 the test awaits them.
