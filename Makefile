@@ -5,15 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI_VERSION := 2.1.331
 CLAUDE := .tools/node_modules/.bin/claude
+CLIENTS_JS := tests/clients/js
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev cli redis-server deploy-tools lint format typecheck unit bench health smoke load load-replicas docker-build docker-run compose-up logs stop clean
+.PHONY: run test setup setup-dev cli clients openai-sdist redis-server deploy-tools lint format typecheck unit bench health smoke load load-replicas docker-build docker-run compose-up logs stop clean
 
 run: setup cli ## set up, then serve on HOST:PORT
 	$(PY) run.py
 
-test: setup-dev cli redis-server deploy-tools ## set up, then lint, type-check and run the whole suite
+test: setup-dev cli clients redis-server deploy-tools ## set up, then lint, type-check and run the whole suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -43,6 +44,16 @@ $(CLAUDE).stamp: .tools/package.json .tools/package-lock.json
 	cd .tools && npm ci --no-audit --no-fund --loglevel=error
 	@$(CLAUDE) --version | grep -q '^$(CLI_VERSION) ' || { echo "expected claude $(CLI_VERSION)"; exit 1; }
 	touch $@
+
+clients: $(CLIENTS_JS)/node_modules/.stamp openai-sdist ## the real client libraries tests/clients drives
+
+$(CLIENTS_JS)/node_modules/.stamp: $(CLIENTS_JS)/package.json $(CLIENTS_JS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the npm test clients"; exit 1; }
+	cd $(CLIENTS_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+openai-sdist: setup-dev ## the pinned openai sdist (its own API tests), cached in .cache/
+	@$(PY) -m tests.clients.openai_sdist >/dev/null
 
 redis-server: ## the tests start their own redis-server on loopback; install it when missing
 	@command -v redis-server >/dev/null || { \
@@ -108,4 +119,4 @@ stop:
 	docker compose $(foreach p,redis nginx,--profile $(p)) down
 
 clean:
-	rm -rf $(VENV) .tools/node_modules .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools/node_modules $(CLIENTS_JS)/node_modules .cache .mypy_cache .ruff_cache

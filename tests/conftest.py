@@ -130,45 +130,60 @@ def validate_recorded(recorded: list[tuple[str, int, bytes]]) -> int:
 MakeBridge = Callable[..., Awaitable[Bridge]]
 
 
+async def start_bridge(fake: FakeUpstream, workdir: Path, wait: bool = True, **env: str) -> Bridge:
+    """The real app from `create_app`, served on 127.0.0.1 (a real port other processes can reach)."""
+    base = {
+        "PATH": os.environ["PATH"],
+        "ANTHROPIC_BASE_URL": fake.url,
+        "ANTHROPIC_API_KEY": "sk-ant-test-dummy",
+        "HOME": str(workdir / "user-home"),
+        "POOL_SIZE": "2",
+        "REQUEST_TIMEOUT": "30",
+        "MAX_RETRIES": "2",
+        "SLOT_DIR": str(workdir / "slots"),
+        "SHUTDOWN_GRACE": "2",
+        "HISTORY_DIR": str(workdir / "history"),
+    }
+    base.update(env)
+    config = Config.from_env(base)
+    app = create_app(config)
+    server = TestServer(app, handler_cancellation=True)
+    await server.start_server()
+    from bridge import appkeys
+
+    pool = app[appkeys.POOL]
+    bridge = Bridge(server, pool, fake)
+    if wait:
+        assert await pool.wait_ready(30), f"pool never became ready: {pool.last_start_error}"
+    return bridge
+
+
+async def stop_bridge(bridge: Bridge) -> None:
+    """Closes the server; no slot stays busy, no CLI process outlives it, every recorded body is valid."""
+    await _no_slot_left_busy(bridge.pool)
+    pids = bridge.pool.pids()
+    await bridge.server.close()
+    for pid in pids:
+        assert not _alive(pid), f"CLI process {pid} outlived the server"
+    validate_recorded(bridge.recorded)
+
+
 @pytest.fixture
 async def make_bridge(fake: FakeUpstream, tmp_path: Path) -> AsyncIterator[MakeBridge]:
     made: list[Bridge] = []
 
     async def make(wait: bool = True, **env: str) -> Bridge:
-        base = {
-            "PATH": os.environ["PATH"],
-            "ANTHROPIC_BASE_URL": fake.url,
-            "ANTHROPIC_API_KEY": "sk-ant-test-dummy",
-            "HOME": str(tmp_path / "user-home"),
-            "POOL_SIZE": "2",
-            "REQUEST_TIMEOUT": "30",
-            "MAX_RETRIES": "2",
-            "SLOT_DIR": str(tmp_path / f"slots{len(made)}"),
-            "SHUTDOWN_GRACE": "2",
-            "HISTORY_DIR": str(tmp_path / "history"),
-        }
-        base.update(env)
-        config = Config.from_env(base)
-        app = create_app(config)
-        server = TestServer(app, handler_cancellation=True)
-        await server.start_server()
-        from bridge import appkeys
-
-        pool = app[appkeys.POOL]
-        bridge = Bridge(server, pool, fake)
+        env.setdefault("SLOT_DIR", str(tmp_path / f"slots{len(made)}"))
+        env.setdefault("HISTORY_DIR", str(tmp_path / "history"))
+        bridge = await start_bridge(fake, tmp_path, wait=False, **env)
         made.append(bridge)
         if wait:
-            assert await pool.wait_ready(30), f"pool never became ready: {pool.last_start_error}"
+            assert await bridge.pool.wait_ready(30), f"pool never became ready: {bridge.pool.last_start_error}"
         return bridge
 
     yield make
     for bridge in made:
-        await _no_slot_left_busy(bridge.pool)
-        pids = bridge.pool.pids()
-        await bridge.server.close()
-        for pid in pids:
-            assert not _alive(pid), f"CLI process {pid} outlived the server"
-        validate_recorded(bridge.recorded)
+        await stop_bridge(bridge)
 
 
 async def _no_slot_left_busy(pool: Pool) -> None:

@@ -36,6 +36,8 @@ script and no shared per-test queue is needed:
     <<redacted>>          first a `redacted_thinking` block (opaque data, never readable text)
     <<websearch:QUERY>>   ask for the CLI's WebSearch tool with this query
     <<fetch:URL>>         ask for the CLI's WebFetch tool for this URL
+    <<thentool:NAME:JSON>> (anywhere in the conversation) once a tool result came back, ask for this
+                          tool (e.g. StructuredOutput) instead of answering "after-tool: ..."
 
 /v1/messages/count_tokens answers one token per four characters of the JSON of `system`,
 `messages` and `tools` (`count_tokens`), so a figure can be checked against what was counted.
@@ -192,6 +194,16 @@ def _named(tools: list[dict[str, Any]], text: str) -> str | None:
         if match := re.search(rf"(?<!\w)({re.escape(tool['name'])}|{re.escape(short)})(?!\w)", text):
             found.append((match.start(), str(tool["name"])))
     return min(found)[1] if found else None
+
+
+def _first_directive(messages: list[dict[str, Any]], name: str) -> str | None:
+    """The argument of the first `<<name:...>>` said in any user message of the conversation."""
+    for message in messages:
+        if message.get("role") == "user":
+            for found, arg in DIRECTIVE.findall(said(message.get("content"))):
+                if found == name:
+                    return str(arg)
+    return None
 
 
 def count_tokens(value: Any) -> int:
@@ -477,7 +489,12 @@ class FakeUpstream:
             blocks.append(self._tool_use("WebFetch", {"url": directives["fetch"], "prompt": "Summarise the page."}))
         if "calls" in directives and not has_tool_result:
             blocks += [self._tool_use(name, args) for name, args in json.loads(directives["calls"])]
-        if has_tool_result:
+        then = _first_directive(body.get("messages", []), "thentool") if has_tool_result else None
+        if then is not None:
+            name, _, args = then.partition(":")
+            blocks.append(self._tool_use(name, json.loads(args or "{}")))
+            chunks = []
+        elif has_tool_result:
             links = [link for found in re.findall(r"^Links: (\[.*\])$", text, re.M) for link in json.loads(found)]
             chunks = ["after-tool: ", re.sub(r"^Links: .*\n?", "", text, flags=re.M) if links else text]
             chunks += [f"\n- [{link['title']}]({link['url']})" for link in links]

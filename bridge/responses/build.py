@@ -149,7 +149,7 @@ class ResponseBuilder:
         item = self._open
         if item is None or item["type"] != "reasoning":
             events += self._close()
-            item = {"type": "reasoning", "id": item_id("rs"), "summary": [], "status": "in_progress"}
+            item = {"type": "reasoning", "id": item_id("rs", self.id), "summary": [], "status": "in_progress"}
             self.output.append(item)
             self._open, self._part = item, None
             events.append(
@@ -174,7 +174,7 @@ class ResponseBuilder:
         if item is None:  # the search begins
             events = self._close()
             action = {"type": "search", "query": out.query}
-            item = {"type": "web_search_call", "id": item_id("ws"), "status": "in_progress", "action": action}
+            item = {"type": "web_search_call", "id": item_id("ws", self.id), "status": "in_progress", "action": action}
             self._searches[out.id] = item
             self.output.append(item)
             index = len(self.output) - 1
@@ -248,7 +248,7 @@ class ResponseBuilder:
                     events += self._close()
                     item: dict[str, Any] = {
                         "type": "message",
-                        "id": item_id("msg"),
+                        "id": item_id("msg", self.id),
                         "status": "in_progress",
                         "role": "assistant",
                         "content": [],
@@ -282,7 +282,7 @@ class ResponseBuilder:
                 events += self._close()
                 item = {
                     "type": "function_call",
-                    "id": item_id("fc"),
+                    "id": item_id("fc", self.id),
                     "call_id": out.id,
                     "name": out.name,
                     "arguments": "",

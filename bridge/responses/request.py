@@ -13,9 +13,31 @@ from typing import Any
 import attrs
 
 from bridge.errors import InvalidRequest
-from bridge.validation.common import invalid_type, missing, require_object, unsupported
+from bridge.validation.common import integer, invalid_type, missing, require_object, unsupported
 
-PASSED_ON = ("model", "parallel_tool_calls", "temperature", "top_p", "user", "metadata")
+# Passed to the chat-completions validation, which applies them, reports them as not applied
+# (X-Bridge-Unapplied-Params) or refuses them, exactly as on /v1/chat/completions.
+PASSED_ON = (
+    "model",
+    "parallel_tool_calls",
+    "temperature",
+    "top_p",
+    "user",
+    "metadata",
+    "service_tier",
+    "safety_identifier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "moderation",
+    "top_logprobs",
+)
+# OpenAI-side state and features the bridge does not have.
+REFUSED = {
+    "conversation": "OpenAI conversations are not available; continue with previous_response_id.",
+    "prompt": "stored prompt templates are not available; send instructions and input.",
+    "context_management": "server-side compaction is not available.",
+}
 KNOWN = {
     "model",
     "input",
@@ -40,6 +62,12 @@ KNOWN = {
     "prompt_cache_key",
     "background",
     "stream_options",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "moderation",
+    "top_logprobs",
+    "max_tool_calls",
+    *REFUSED,
 }
 
 
@@ -48,8 +76,10 @@ WEB_SEARCH_TOOLS = ("web_search", "web_search_preview", "web_search_2025_08_26",
 SUMMARIES = ("auto", "concise", "detailed")
 
 
-def item_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(16)}"
+def item_id(prefix: str, response_id: str) -> str:
+    """A new item id that starts with its response's hex, so an `item_reference` (which names
+    only the item) leads to the stored response that holds it (see references.py)."""
+    return f"{prefix}_{response_id.partition('_')[2]}{secrets.token_hex(4)}"
 
 
 def response_id(affinity: str | None) -> str:
@@ -108,7 +138,7 @@ def _content(param: str, content: Any) -> str | list[dict[str, Any]]:
     return parts
 
 
-def _input_item(param: str, item: dict[str, Any]) -> dict[str, Any]:
+def _input_item(param: str, item: dict[str, Any], response_id: str) -> dict[str, Any]:
     """The item as /input_items lists it (with an id), normalised."""
     stored = dict(item)
     kind = item.get("type", "message")
@@ -120,21 +150,21 @@ def _input_item(param: str, item: dict[str, Any]) -> dict[str, Any]:
                 {"type": "input_text" if item.get("role") != "assistant" else "output_text", "text": content}
             ]
         stored.setdefault("status", "completed")
-        stored.setdefault("id", item_id("msg"))
+        stored.setdefault("id", item_id("msg", response_id))
     elif kind == "function_call":
-        stored.setdefault("id", item_id("fc"))
+        stored.setdefault("id", item_id("fc", response_id))
         stored.setdefault("status", "completed")
     elif kind == "function_call_output":
-        stored.setdefault("id", item_id("fco"))
+        stored.setdefault("id", item_id("fco", response_id))
         stored.setdefault("status", "completed")
     return stored
 
 
-def input_messages(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(chat messages, stored input items) for `input`."""
+def input_messages(raw: Any, response_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(chat messages, stored input items) for `input`; item references already resolved."""
     if isinstance(raw, str):
         message = {"role": "user", "content": raw}
-        return [message], [_input_item("input", {"type": "message", "role": "user", "content": raw})]
+        return [message], [_input_item("input", {"type": "message", "role": "user", "content": raw}, response_id)]
     if not isinstance(raw, list):
         raise invalid_type("input", "a string or an array of input items", raw)
     messages: list[dict[str, Any]] = []
@@ -183,7 +213,7 @@ def input_messages(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
             raise InvalidRequest(
                 f"Input items of type '{kind}' are not supported.", param=f"{param}.type", code="unsupported_input_item"
             )
-        items.append(_input_item(param, item))
+        items.append(_input_item(param, item, response_id))
     if not messages:
         raise InvalidRequest("'input' holds no message.", param="input", code="empty_array")
     return messages, items
@@ -279,14 +309,22 @@ def _reasoning(raw: Any) -> tuple[dict[str, Any], bool]:
     return {"effort": effort, "summary": summary}, summary is not None or (effort is not None and effort != "none")
 
 
-def parse_responses_request(body: Any, previous: list[dict[str, Any]], web: bool = False) -> ResponsesRequest:
-    """`previous` is the stored conversation of `previous_response_id` (empty without one).
+def parse_responses_request(
+    body: Any, previous: list[dict[str, Any]], response_id: str, web: bool = False
+) -> ResponsesRequest:
+    """`previous` is the stored conversation of `previous_response_id` (empty without one);
+    `response_id` is the id the response will have (its input items' ids derive from it).
 
     `web`: the bridge runs in `web` security mode, where a web search tool is accepted.
     """
     body = require_object(body, KNOWN)
     if body.get("background"):
         raise unsupported("background", "background responses are not available.")
+    for name, why in REFUSED.items():
+        if body.get(name) is not None:
+            raise unsupported(name, why)
+    if body.get("max_tool_calls") is not None:  # limits built-in tool calls; only functions are offered
+        integer("max_tool_calls", body["max_tool_calls"], 0, 2**31 - 1)
     if "input" not in body:
         raise missing("input")
     instructions = body.get("instructions")
@@ -298,7 +336,7 @@ def parse_responses_request(body: Any, previous: list[dict[str, Any]], web: bool
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise invalid_type("stream", "a boolean", stream)
-    messages, items = input_messages(body["input"])
+    messages, items = input_messages(body["input"], response_id)
     chat: dict[str, Any] = {k: body[k] for k in PASSED_ON if body.get(k) is not None}
     system = [{"role": "system", "content": instructions}] if instructions else []
     chat["messages"] = [*system, *previous, *messages]
@@ -312,6 +350,8 @@ def parse_responses_request(body: Any, previous: list[dict[str, Any]], web: bool
     response_format = _format(body.get("text"))
     if response_format is not None:
         chat["response_format"] = response_format
+    if isinstance(body.get("text"), dict) and body["text"].get("verbosity") is not None:
+        chat["verbosity"] = body["text"]["verbosity"]
     if body.get("max_output_tokens") is not None:
         chat["max_completion_tokens"] = body["max_output_tokens"]
     reasoning, show_reasoning = _reasoning(body.get("reasoning"))

@@ -14,6 +14,7 @@ from aiohttp import web
 from bridge import appkeys
 from bridge.errors import ApiError, NotFound
 from bridge.responses.build import ResponseBuilder
+from bridge.responses.references import items_of, references, substitute
 from bridge.responses.request import ResponsesRequest, parse_responses_request, response_id
 from bridge.routes.body import read_json
 from bridge.routes.chat import count_usage, failure, response_headers
@@ -49,10 +50,13 @@ async def create(request: web.Request) -> web.StreamResponse:
     if isinstance(body, dict) and body.get("previous_response_id") is not None:
         prev = await _load(request, body["previous_response_id"], "previous_response_id")
         previous = list(prev.get("conversation", []))
+    if isinstance(body, dict) and (refs := references(body.get("input"))):
+        body = {**body, "input": substitute(body["input"], await _stored_items(request, refs))}
     searchable = request.app[appkeys.CONFIG].web_search
-    req = parse_responses_request(body, previous, searchable)
+    new_id = response_id(request.headers.get(AFFINITY_HEADER))
+    req = parse_responses_request(body, previous, new_id, searchable)
     chat = parse_chat_request(req.chat_body, web=searchable)
-    builder = ResponseBuilder(id=response_id(request.headers.get(AFFINITY_HEADER)), echo=req.echo)
+    builder = ResponseBuilder(id=new_id, echo=req.echo)
     outputs, hold = start(request, chat, show_reasoning=req.show_reasoning)
     async with contextlib.aclosing(outputs):
         try:
@@ -71,6 +75,16 @@ async def create(request: web.Request) -> web.StreamResponse:
             # The process keeps the conversation for a continuation (previous_response_id or
             # the full history resent), or is rewound.
             hold.finish(builder.assistant_message() if builder.status == "completed" else None)
+
+
+async def _stored_items(request: web.Request, refs: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+    """The stored items the references name (those found; `substitute` refuses the rest)."""
+    stored: dict[str, dict[str, Any]] = {}
+    for owner in {r for r in refs.values() if r is not None}:
+        record = await request.app[appkeys.STORE].get(KIND, owner)
+        if record is not None:
+            stored.update(items_of(record))
+    return stored
 
 
 async def _save(

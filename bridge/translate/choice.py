@@ -283,7 +283,7 @@ class ChoiceAssembler:
         if self.forced is not None and not self._calls:
             out += self._forced_call(result)
             reason = "tool_calls"
-        elif self.json_schema is not None and self.forced is None:
+        elif self.json_schema is not None and self.forced is None and not self._calls:
             out += self._check_json(result)
             reason = "length" if result.stop_reason == "max_tokens" else "stop"
         elif self._calls:

@@ -33,6 +33,8 @@ UNAPPLIED = (
     "seed",
     "service_tier",
     "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
     "safety_identifier",
     "verbosity",
     "store",
@@ -52,6 +54,7 @@ REFUSED = {
     "audio": "audio output is not available from Claude.",
     "prediction": "predicted outputs are not available from Claude.",
     "web_search_options": "web search is not enabled on this bridge (SECURITY_MODE=web enables it).",
+    "moderation": "moderation of the input and the output is not available from Claude.",
 }
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 
@@ -93,6 +96,9 @@ def _check_unapplied(name: str, value: Any) -> None:
     elif name == "store":
         if not isinstance(value, bool):
             raise invalid_type(name, "a boolean", value)
+    elif name == "prompt_cache_options":
+        if not isinstance(value, dict):
+            raise invalid_type(name, "an object", value)
     elif not isinstance(value, str):
         raise invalid_type(name, "a string", value)
 
@@ -190,12 +196,6 @@ def parse_chat_request(body: Any, web: bool = False) -> ChatCompletionRequest:
     if parallel is not None and not isinstance(parallel, bool):
         raise invalid_type("parallel_tool_calls", "a boolean", parallel)
     response_format = parse_response_format(body.get("response_format"))
-    if response_format is not None and tools:
-        raise InvalidRequest(
-            "'response_format' with JSON output cannot be combined with 'tools' on this bridge.",
-            param="response_format",
-            code="unsupported_parameter",
-        )
 
     max_tokens = None
     for name in ("max_tokens", "max_completion_tokens"):

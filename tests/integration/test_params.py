@@ -78,6 +78,84 @@ async def test_json_that_does_not_match_is_an_error_not_content(bridge: Bridge) 
     assert isinstance(info.value.body, dict) and info.value.body["code"] == "invalid_structured_output"
 
 
+LOOKUP = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_json_schema_with_tools_calls_tools_then_answers_in_json(bridge: Bridge, stream: bool) -> None:
+    """An agent with tools and a structured final answer (the Agents SDK's `output_type`)."""
+    client = bridge.client()
+    fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON, "strict": True}}
+    then = f"<<thentool:StructuredOutput:{json.dumps({'name': 'Zed', 'age': 33})}>>"
+    ask = f'combo {stream} <<tool:mcp__c__lookup:{{"q": "Zed"}}>> {then}'
+    messages: list = [{"role": "user", "content": ask}]  # type: ignore[type-arg]
+    first = await client.chat.completions.create(
+        model="gpt-4o",
+        response_format=fmt,
+        tools=[LOOKUP],
+        messages=messages,  # type: ignore[arg-type,list-item]
+    )
+    assert first.choices[0].finish_reason == "tool_calls"
+    (call,) = first.choices[0].message.tool_calls or []
+    assert call.function.name == "lookup" and json.loads(call.function.arguments) == {"q": "Zed"}
+    (req,) = bridge.fake.find(f"combo {stream}")
+    assert {"StructuredOutput", "mcp__c__lookup"} <= {t["name"] for t in req.body["tools"]}
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "33"},
+    ]
+    if not stream:
+        second = await client.chat.completions.create(
+            model="gpt-4o",
+            response_format=fmt,
+            tools=[LOOKUP],
+            messages=messages,  # type: ignore[arg-type,list-item]
+        )
+        assert second.choices[0].finish_reason == "stop"
+        assert json.loads(second.choices[0].message.content or "") == {"name": "Zed", "age": 33}
+        return
+    chunks = [
+        c
+        async for c in await client.chat.completions.create(
+            model="gpt-4o",
+            response_format=fmt,
+            tools=[LOOKUP],
+            messages=messages,
+            stream=True,  # type: ignore[arg-type,list-item]
+        )
+    ]
+    assert json.loads("".join(c.choices[0].delta.content or "" for c in chunks if c.choices)) == {
+        "name": "Zed",
+        "age": 33,
+    }
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+
+
+async def test_text_format_with_tools_on_responses(bridge: Bridge) -> None:
+    client = bridge.client()
+    text = {"format": {"type": "json_schema", "name": "person", "schema": PERSON, "strict": True}}
+    tool = {"type": "function", "name": "lookup", "parameters": LOOKUP["function"]["parameters"]}  # type: ignore[index]
+    first = await client.responses.create(
+        model="gpt-4o",
+        text=text,  # type: ignore[arg-type]
+        tools=[tool],  # type: ignore[list-item]
+        input='<<tool:mcp__c__lookup:{"q": "Ada"}>> <<thentool:StructuredOutput:{"name": "Ada", "age": 36}>>',
+    )
+    (call,) = first.output
+    assert call.type == "function_call" and call.name == "lookup"
+    second = await client.responses.create(
+        model="gpt-4o",
+        text=text,  # type: ignore[arg-type]
+        tools=[tool],  # type: ignore[list-item]
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "36"}],
+    )
+    assert json.loads(second.output_text) == {"name": "Ada", "age": 36}
+
+
 async def test_stop_cuts_the_answer_and_the_upstream(bridge: Bridge) -> None:
     client = bridge.client()
     started = time.monotonic()

@@ -201,7 +201,8 @@ async def test_bad_responses_requests(bridge: Bridge) -> None:
             ({"model": "gpt-4o"}, "input"),
             ({"model": "gpt-4o", "input": 5}, "input"),
             ({"model": "gpt-4o", "input": "x", "tools": [{"type": "web_search"}]}, "tools[0].type"),
-            ({"model": "gpt-4o", "input": [{"type": "item_reference", "id": "x"}]}, "input[0].type"),
+            ({"model": "gpt-4o", "input": [{"type": "computer_call_output", "call_id": "x"}]}, "input[0].type"),
+            ({"model": "gpt-4o", "input": [{"type": "item_reference", "id": "x"}]}, "input"),  # 404: not stored
             ({"model": "nope", "input": "x"}, "model"),
         ]:
             resp = await http.post("/v1/responses", json=body)
@@ -219,3 +220,47 @@ async def test_unapplied_sampling_params_are_reported(bridge: Bridge) -> None:
     assert resp.status_code == 200
     assert resp.headers["x-bridge-unapplied-params"] == "temperature"
     assert resp.json()["temperature"] == 0.3
+
+
+async def test_item_references_resolve_to_stored_items(bridge: Bridge) -> None:
+    """What the Vercel AI SDK sends back for a stored answer: `item_reference`, not the text."""
+    client = bridge.client()
+    first = await client.responses.create(
+        model="gpt-4o",
+        tools=[WEATHER],  # type: ignore[list-item]
+        input='Pet? <<say:A FERRET.>> <<tool:mcp__c__get_weather:{"city":"Oslo"}>>',
+    )
+    message, call = first.output
+    assert message.type == "message" and call.type == "function_call"
+    (question,) = (await client.responses.input_items.list(first.id)).data
+    second = await client.responses.create(
+        model="gpt-4o",
+        tools=[WEATHER],  # type: ignore[list-item]
+        input=[
+            {"type": "item_reference", "id": question.id},
+            {"type": "item_reference", "id": message.id},
+            {"type": "item_reference", "id": call.id},
+            {"type": "function_call_output", "call_id": call.call_id, "output": "cold"},
+        ],
+    )
+    assert second.output_text == "after-tool: cold"
+    (req,) = [r for r in bridge.fake.messages_requests() if "cold" in json.dumps(r.messages)]
+    convo = [m for m in req.messages if m["role"] != "system"]
+    assert [m["role"] for m in convo] == ["user", "assistant", "user"]
+    assert "Pet?" in block_text(convo[0]["content"])
+    assert "A FERRET." in block_text(convo[1]["content"])
+    assert [b["input"] for b in convo[1]["content"] if b.get("type") == "tool_use"] == [{"city": "Oslo"}]
+    listed = (await client.responses.input_items.list(second.id, order="asc")).data
+    assert [item.id for item in listed[:3]] == [question.id, message.id, call.id], "the referenced items themselves"
+
+
+async def test_an_unknown_item_reference_is_404(bridge: Bridge) -> None:
+    client = bridge.client()
+    unstored = await client.responses.create(model="gpt-4o", input="<<say:gone>>", store=False)
+    for ref in (unstored.output[0].id, "msg_not_ours"):
+        with pytest.raises(openai.NotFoundError) as caught:
+            await client.responses.create(
+                model="gpt-4o",
+                input=[{"role": "user", "content": "a"}, {"type": "item_reference", "id": ref}],
+            )
+        assert caught.value.body["param"] == "input" and ref in caught.value.body["message"]  # type: ignore[index]

@@ -256,6 +256,24 @@ def test_structured_output_json_is_the_content_and_is_validated() -> None:
     assert whole[0] == TextOut('{"age": 4}')
 
 
+def test_structured_output_with_tools_ends_on_a_client_tool_call() -> None:
+    """With both response_format and tools, a turn is either the JSON or client tool calls."""
+    schema = json.dumps({"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]})
+    out = run(
+        ChoiceAssembler(json_schema=schema),
+        [
+            TextDelta(None, "Let me look that up."),
+            ToolUseStart(0, "t1", "mcp__c__lookup"),
+            ToolInputDelta(0, '{"q": "age"}'),
+            result("tool_use"),
+        ],
+    )
+    assert out[0] == ToolCallBegin(0, "t1", "lookup")
+    assert [o.text for o in out if isinstance(o, ToolCallArgs)] == ['{"q": "age"}']
+    assert not [o for o in out if isinstance(o, TextOut)], "the JSON is the content; prose is not"
+    assert out[-1].reason == "tool_calls"  # type: ignore[union-attr]
+
+
 def test_stop_sequences_split_across_deltas() -> None:
     cutter = StopCutter(("END", "\n\n"))
     assert cutter.feed("hello E") == ("hello ", False)

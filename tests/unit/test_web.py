@@ -8,7 +8,7 @@ import pytest
 
 from bridge.errors import InvalidRequest
 from bridge.responses.build import ResponseBuilder
-from bridge.responses.request import parse_responses_request
+from bridge.responses.request import parse_responses_request, response_id
 from bridge.translate.choice import ChoiceAssembler, TextOut
 from bridge.translate.citations import Citation, Source, cite, sources_from
 from bridge.translate.websearch import Citations, SearchCall
@@ -169,10 +169,13 @@ def test_web_search_parameters_need_web_mode() -> None:
     with pytest.raises(InvalidRequest):
         parse_chat_request({**body, "web_search_options": {"search_context_size": "huge"}}, web=True)
     with pytest.raises(InvalidRequest) as tool:
-        parse_responses_request({"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, [])
+        parse_responses_request({"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, [], response_id(None))
     assert tool.value.param == "tools[0].type"
     req = parse_responses_request(
-        {"model": "m", "input": "x", "tools": [{"type": "web_search_preview", "search_context_size": "high"}]}, [], True
+        {"model": "m", "input": "x", "tools": [{"type": "web_search_preview", "search_context_size": "high"}]},
+        [],
+        response_id(None),
+        True,
     )
     assert req.chat_body["web_search_options"] == {"search_context_size": "high"}
     assert "tools" not in req.chat_body
@@ -180,8 +183,11 @@ def test_web_search_parameters_need_web_mode() -> None:
         parse_responses_request(
             {"model": "m", "input": "x", "tools": [{"type": "web_search", "filters": {"allowed_domains": ["a.b"]}}]},
             [],
+            response_id(None),
             True,
         )
     assert filters.value.param == "tools[0].filters"
     with pytest.raises(InvalidRequest):
-        parse_responses_request({"model": "m", "input": "x", "reasoning": {"summary": "verbose"}}, [])
+        parse_responses_request(
+            {"model": "m", "input": "x", "reasoning": {"summary": "verbose"}}, [], response_id(None)
+        )
