@@ -37,6 +37,7 @@ from supervisor.slot import Slot, SlotState
 from supervisor.transport import SubprocessTransport, Transport
 
 log = structlog.get_logger(__name__)
+SESSION_NAMESPACE = "session:"  # the owner prefix of stored sessions (see bridge.routes.turns)
 
 TransportFactory = Callable[[list[str], dict[str, str], str], Transport]
 
@@ -346,10 +347,11 @@ class Pool:
         self._keep_one_empty(slot)
 
     def _keep_one_empty(self, kept: Slot) -> None:
-        """Rewinds, in the background, an older held one-exchange conversation when every idle
-        process holds one, so the next new conversation does not wait for a rewind. Replaying
-        such a conversation costs about what the rewind does, so holding it has little value;
-        the one just kept and longer ones are never touched here."""
+        """Rewinds, in the background, an older held one-exchange stateless conversation when
+        every idle process holds one, so the next new conversation does not wait for a rewind.
+        Replaying such a conversation costs about what the rewind does, so holding it has little
+        value; the one just kept, longer ones and sessions (which say they will continue) are
+        never touched here."""
         idle = self._idle_slots()
         if self._waiters or not idle or any(not placement.holds(s) for s in idle):
             return

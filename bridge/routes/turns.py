@@ -24,6 +24,7 @@ from bridge.translate.forced import forced_call
 from bridge.translate.thinking import KeptThinking
 from bridge.validation.content import parse_messages
 from supervisor.events import Result
+from supervisor.pool import SESSION_NAMESPACE
 from supervisor.runner import Lease, TurnRunner
 from supervisor.turn import TurnSpec
 
@@ -145,7 +146,7 @@ def namespace(request: web.Request, session_id: str | None) -> str:
     """Who owns a conversation a process may hold: the session, or the calling client (its API
     key's fingerprint, or its address when the server has no keys)."""
     if session_id is not None:
-        return f"session:{session_id}"
+        return SESSION_NAMESPACE + session_id
     return f"client:{request.get(CLIENT, request.remote or '')}"
 
 
