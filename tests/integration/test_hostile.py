@@ -181,16 +181,13 @@ def _cases() -> list[Hostile]:
     for _ in range(MAX_DEPTH // 2 - 8):
         nested_schema = {"type": "object", "properties": {"a": nested_schema}}
     cases += [
-        # Walked by the schema check, then refused for combining tools with JSON output (checked after).
+        # Walked by the schema check, then refused for max_tokens (checked after the tools).
         Hostile(
             "deep-schema-at-limit",
             "POST",
             "/v1/chat/completions",
-            _chat(
-                tools=[{"type": "function", "function": {"name": "f", "parameters": nested_schema}}],
-                response_format={"type": "json_object"},
-            ),
-            param="response_format",
+            _chat(tools=[{"type": "function", "function": {"name": "f", "parameters": nested_schema}}], max_tokens=0),
+            param="max_tokens",
         ),
         Hostile(
             "deep-metadata-at-limit",
