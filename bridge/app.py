@@ -34,7 +34,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health", info.health)
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/openapi.json", docs.openapi)
-    app.router.add_get("/docs", docs.docs)
+    docs.add_pages(app)  # /docs (Swagger UI) and /redoc (ReDoc)
     app.router.add_get("/v1/security", info.security)
     app.router.add_get("/v1/models", info.list_models)
     app.router.add_get("/v1/models/{model_id}", info.get_model)

@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from bridge.spend.budgets import fingerprint, parse_budgets
+from bridge.validation.limits import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 PINNED_CLI = ROOT / ".tools" / "node_modules" / ".bin" / "claude"
@@ -50,6 +51,8 @@ class Config:
     start_timeout: float = 30.0
     shutdown_grace: float = 30.0
     max_request_bytes: int = 20 * 1024 * 1024
+    max_messages: int = 1000
+    max_replay_bytes: int = 16 * 1024 * 1024
     model_map_file: Path = DEFAULT_MODEL_MAP
     model_map_override: Mapping[str, str] = attrs.field(factory=dict)
     slot_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()) / f"claude-bridge-{os.getpid()}")
@@ -77,6 +80,10 @@ class Config:
     # The environment the CLI children may inherit from (credentials): never printed.
     cli_env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
     user_home: Path | None = attrs.field(factory=lambda: Path.home())
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_messages=self.max_messages, max_replay_bytes=self.max_replay_bytes)
 
     @property
     def cli_tools(self) -> tuple[str, ...]:
@@ -116,6 +123,8 @@ class Config:
             "START_TIMEOUT": ("start_timeout", _float(1.0)),
             "SHUTDOWN_GRACE": ("shutdown_grace", _float(0.0)),
             "MAX_REQUEST_BYTES": ("max_request_bytes", _int(1024, 1 << 31)),
+            "MAX_MESSAGES": ("max_messages", _int(1, 1_000_000)),
+            "MAX_REPLAY_BYTES": ("max_replay_bytes", _int(0, 1 << 34)),
             "MODEL_MAP_FILE": ("model_map_file", Path),
             "MODEL_MAP": ("model_map_override", _json_map),
             "SLOT_DIR": ("slot_dir", Path),
@@ -167,6 +176,11 @@ class Config:
         config = cls(**kwargs)  # type: ignore[arg-type]
         if config.history_storage == "redis" and not config.redis_url:
             raise ConfigError("HISTORY_STORAGE=redis needs REDIS_URL")
+        if config.enable_history and config.max_history_messages >= config.max_messages:
+            raise ConfigError(
+                f"MAX_HISTORY_MESSAGES={config.max_history_messages} must be below MAX_MESSAGES={config.max_messages}: "
+                "a session's stored history and its new message are one request"
+            )
         return config
 
 

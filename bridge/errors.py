@@ -103,6 +103,31 @@ class Unavailable(ApiError):
     type = "api_error"
 
 
+AUTH_HELP = (
+    "Set ANTHROPIC_API_KEY for the bridge (in its environment or .env) and restart it, or log in once with the "
+    "pinned CLI as the user that runs the bridge: `.tools/node_modules/.bin/claude auth login` (it stores "
+    "~/.claude/.credentials.json), then restart the bridge."
+)
+
+
+class NotAuthenticated(ApiError):
+    """The CLI has no upstream credentials: nothing can be answered until an operator adds some.
+
+    503, since the fault is the server's; `x-should-retry: false` tells the openai SDKs (which
+    retry every 5xx by default) that retrying cannot help.
+    """
+
+    status = 503
+    type = "api_error"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The Claude CLI behind this bridge is not authenticated, so it cannot answer. " + AUTH_HELP,
+            code="upstream_not_authenticated",
+            headers={"x-should-retry": "false"},
+        )
+
+
 class GatewayTimeout(ApiError):
     status = 504
     type = "timeout"
@@ -125,6 +150,8 @@ def from_supervisor(exc: sup.SupervisorError) -> ApiError:
 
 def _from_upstream(exc: sup.UpstreamError) -> ApiError:
     status, text = exc.status, str(exc)
+    if exc.not_authenticated:
+        return NotAuthenticated()
     if exc.timed_out:
         return GatewayTimeout(f"the upstream did not answer in time: {text}", code="upstream_timeout")
     if status in (401, 403):

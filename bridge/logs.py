@@ -15,7 +15,7 @@ from aiohttp import web
 from bridge.appkeys import REQUEST_ID
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")  # \Z, not $: `$` matches before a final "\n"
 
 
 def configure(level: str = "INFO", *, json: bool = True) -> None:
@@ -39,7 +39,7 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
 
 def new_request_id(incoming: str | None) -> str:
     """Keeps a caller's id when it is safe to echo into logs and headers."""
-    if incoming and _SAFE_ID.match(incoming):
+    if incoming and _SAFE_ID.fullmatch(incoming):
         return incoming
     return "req_" + uuid.uuid4().hex[:24]
 

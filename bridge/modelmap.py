@@ -42,8 +42,9 @@ class ModelMap:
 
         `cli_aliases` are the model values the running CLI announced (e.g. `fable`).
         """
-        name = requested.strip()
-        if not name:
+        name = requested
+        if not name or len(name) > 256 or not name.isprintable() or any(c.isspace() for c in name):
+            # Never stripped or passed on: a control character would reach the CLI's set_model.
             raise UnknownModel(requested)
         if name in self.exact:
             return self.exact[name]

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bridge import appkeys
 from bridge.config import Config
+from bridge.errors import AUTH_HELP
 from bridge.sessions import KIND as SESSIONS_KIND
 from bridge.sessions import Sessions
 from bridge.spend.ledger import KIND as USAGE_KIND
@@ -20,6 +21,7 @@ from bridge.storage.base import Store, StoreError
 from bridge.storage.files import FileStore
 from bridge.storage.memory import MemoryStore
 from bridge.storage.redis_store import RedisStore
+from supervisor.auth import classify
 from supervisor.cli import cli_version
 from supervisor.launch import LaunchProfile, LaunchSettings
 from supervisor.pool import Pool, PoolSettings
@@ -53,11 +55,31 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.POOL] = pool
     app[appkeys.RUNNER] = TurnRunner(pool, config.request_timeout, RetryPolicy(max_retries=config.max_retries))
     app[appkeys.METRICS].watch(pool, app[appkeys.RUNNER])
+    reporter = None
     try:
         await pool.start()
+        reporter = asyncio.create_task(_report_auth(pool, config.start_timeout), name="report-auth")
         yield
     finally:
+        if reporter is not None:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
         await pool.close(grace=config.shutdown_grace)
+
+
+async def _report_auth(pool: Pool, wait: float) -> None:
+    """Says once, at start, how the CLI authenticates upstream (never a secret), or what to do."""
+    log = structlog.get_logger("bridge.auth")
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    while pool.cli_account is None and loop.time() < end:
+        await asyncio.sleep(0.05)
+    auth = classify(pool.cli_account)
+    if auth.missing:
+        log.warning("cli_not_authenticated", auth=auth.kind, help=AUTH_HELP)
+    else:
+        log.info("cli_auth", auth=auth.kind, source=auth.source)
 
 
 def make_store(config: Config) -> Store:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from supervisor.auth import not_logged_in
+
 
 class SupervisorError(Exception):
     """Base class: every error the supervisor raises to its callers."""
@@ -54,8 +56,15 @@ class UpstreamError(SupervisorError):
         return self.status is None and "timed out" in str(self).lower()
 
     @property
+    def not_authenticated(self) -> bool:
+        """The CLI has no credentials at all (not a rejected key: that is a 401)."""
+        return self.status is None and not_logged_in(str(self))
+
+    @property
     def transient(self) -> bool:
         """Worth another attempt: overload, rate limits, server errors, dropped connections."""
+        if self.not_authenticated:
+            return False
         if self.status is None:
             return not self.timed_out and self.terminal_reason == "api_error"
         return self.status in (408, 409, 429) or self.status >= 500

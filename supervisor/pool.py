@@ -88,6 +88,7 @@ class Pool:
         self.last_start_error: str | None = None
         self.restarts = 0
         self.cli_models: list[dict[str, object]] = []
+        self.cli_account: dict[str, Any] | None = None  # from the newest slot's initialize
         self._profile_seen: dict[LaunchProfile, float] = {default_profile: time.monotonic()}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -178,6 +179,7 @@ class Pool:
             return
         self._start_failures = 0
         self.cli_models = slot.models or self.cli_models
+        self.cli_account = slot.account if slot.account is not None else self.cli_account
         log.info(
             "slot_ready",
             slot_id=slot.slot_id,

@@ -94,6 +94,7 @@ class Slot:
         self.turns_served = 0
         self.model: str | None = None
         self.models: list[dict[str, Any]] = []
+        self.account: dict[str, Any] | None = None  # how the CLI authenticates (see supervisor.auth)
         self.last_used = time.monotonic()
         self.exit_info: ProcessExited | None = None
         self._transport = transport
@@ -136,6 +137,7 @@ class Slot:
             {"subtype": "initialize", "hooks": GATE_HOOKS, "systemPromptSnapshot": False}, timeout=timeout
         )
         self.models = list(resp.get("models") or [])
+        self.account = resp["account"] if isinstance(resp.get("account"), dict) else None
         self.model = "sonnet"
         # Connected now, with no tools, so that a turn's tools are a cheap re-listing later.
         await self._offer_tools((), timeout)
@@ -273,8 +275,9 @@ class Slot:
         except TimeoutError:
             raise SlotDied(f"the CLI did not list the bridge's tools within {timeout:g}s") from None
 
-    async def _prepare(self, spec: TurnSpec) -> None:
-        """Model, system prompt, effort, output limit and tools, each only when it changes."""
+    async def _prepare(self, spec: TurnSpec, deadline: float, timeout_total: float) -> None:
+        """Model, system prompt, effort, output limit and tools, each only when it changes; each
+        control request is bounded by the turn's deadline, like the replay and the answer."""
         prompt = spec.system_prompt
         if prompt == "" and self.system_prompt:
             raise ControlError("set_model: a process that had a system prompt cannot go back to none")
@@ -283,7 +286,7 @@ class Slot:
             request: dict[str, Any] = {"subtype": "set_model", "model": spec.model}
             if new_prompt:
                 request["system_prompt"] = prompt
-            await self.control(request)
+            await self._control_within(request, deadline, timeout_total)
             self.model = spec.model
             self.system_prompt = prompt or self.system_prompt
         budget, display = spec.settings.max_thinking_tokens, spec.settings.thinking_display
@@ -294,7 +297,7 @@ class Slot:
             )
             self.settings = attrs.evolve(self.settings, max_thinking_tokens=budget, thinking_display=display)
         if spec.settings != self.settings:
-            await self.control(
+            await self._control_within(
                 {
                     "subtype": "apply_flag_settings",
                     "settings": {
@@ -305,15 +308,41 @@ class Slot:
                             else str(spec.settings.max_output_tokens)
                         },
                     },
-                }
+                },
+                deadline,
+                timeout_total,
             )
             self.settings = spec.settings
         if spec.client_tools != self.offer.client_tools:
             if self.sticky is not None and self.sticky != set(spec.client_tools):
                 raise ControlError("mcp_set_servers: the process offers its first tool set only")
-            await self._offer_tools(spec.client_tools)
+            try:
+                await self._offer_tools(spec.client_tools, self._step_timeout(deadline, timeout_total))
+            except SlotDied:
+                self._raise_if_late(deadline, timeout_total)
+                raise
         if spec.client_tools and self.sticky is None:
             self.sticky = frozenset(spec.client_tools)
+
+    def _step_timeout(self, deadline: float, timeout_total: float, cap: float = 5.0) -> float:
+        """What one control step of a turn may wait: its own cap, and never past the deadline."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise TurnTimeout(timeout_total)
+        return min(cap, remaining)
+
+    def _raise_if_late(self, deadline: float, timeout_total: float) -> None:
+        """A step that failed because the turn's time ran out is the turn's timeout (504, the
+        process replaced), not a dead process worth a retry."""
+        if asyncio.get_running_loop().time() >= deadline - 0.01:
+            raise TurnTimeout(timeout_total)
+
+    async def _control_within(self, request: dict[str, Any], deadline: float, timeout_total: float) -> None:
+        try:
+            await self.control(request, timeout=self._step_timeout(deadline, timeout_total))
+        except SlotDied:
+            self._raise_if_late(deadline, timeout_total)
+            raise
 
     # -- turns ---------------------------------------------------------------------------
 
@@ -343,12 +372,13 @@ class Slot:
             event = self._queue.get_nowait()
             if isinstance(event, ProcessExited):
                 raise SlotDied("the CLI process exited while idle")
-        if not await self._rewind_to(self.resume):
+        if not await self._rewind_to(self.resume, timeout=self._step_timeout(deadline, timeout_total, 2.0)):
+            self._raise_if_late(deadline, timeout_total)
             raise SlotDied("the CLI refused to rewind its conversation")
         if self.conversation is None or self.conversation.namespace != spec.namespace:
             self.conversation = Held(spec.namespace)
         self._turn_start = start = len(self.conversation.lines)
-        await self._prepare(spec)
+        await self._prepare(spec, deadline, timeout_total)
         for i in range(start, len(spec.history)):
             line_id = await self._replay(spec.history[i], deadline, timeout_total)
             self._append(HeldLine(keys[i + 1], line_id))

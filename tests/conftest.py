@@ -34,8 +34,9 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session", autouse=True)
 def _own_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Nothing in the suite may read or write the real user's ~/.claude."""
-    if not PINNED_CLI.exists():
-        pytest.exit(f"the pinned Claude CLI is missing at {PINNED_CLI}: run `make setup`", returncode=3)
+    cli = cli_under_test()
+    if not cli.exists():
+        pytest.exit(f"the Claude CLI under test is missing at {cli}: run `make setup`", returncode=3)
     os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
 
 
@@ -130,10 +131,17 @@ def validate_recorded(recorded: list[tuple[str, int, bytes]]) -> int:
 MakeBridge = Callable[..., Awaitable[Bridge]]
 
 
+def cli_under_test() -> Path:
+    """The CLI the suite drives: the pinned one, or BRIDGE_TEST_CLI (`make test-cli-latest`)."""
+    override = os.environ.get("BRIDGE_TEST_CLI")
+    return Path(override).resolve() if override else PINNED_CLI
+
+
 async def start_bridge(fake: FakeUpstream, workdir: Path, wait: bool = True, **env: str) -> Bridge:
     """The real app from `create_app`, served on 127.0.0.1 (a real port other processes can reach)."""
     base = {
         "PATH": os.environ["PATH"],
+        "CLAUDE_COMMAND": str(cli_under_test()),
         "ANTHROPIC_BASE_URL": fake.url,
         "ANTHROPIC_API_KEY": "sk-ant-test-dummy",
         "HOME": str(workdir / "user-home"),
@@ -145,7 +153,7 @@ async def start_bridge(fake: FakeUpstream, workdir: Path, wait: bool = True, **e
         "HISTORY_DIR": str(workdir / "history"),
     }
     base.update(env)
-    config = Config.from_env(base)
+    config = Config.from_env({k: v for k, v in base.items() if v is not None})
     app = create_app(config)
     server = TestServer(app, handler_cancellation=True)
     await server.start_server()

@@ -110,7 +110,7 @@ def _tool_use(path: str, block: dict[str, Any]) -> ToolCallIn:
         path, block, {"type", "id", "name", "input", "cache_control", "caller", "toolset_name"}, ("id", "name", "input")
     )
     call_id = string(f"{path}.id", block["id"])
-    if not TOOL_CALL_ID.match(call_id):
+    if not TOOL_CALL_ID.fullmatch(call_id):
         raise bad(f"{path}.id", "a tool_use id of 1 to 128 letters, digits, '_' or '-' is required")
     arguments = block["input"]
     if not isinstance(arguments, dict):

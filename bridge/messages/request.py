@@ -19,6 +19,7 @@ from bridge.errors import InvalidRequest
 from bridge.messages.content import Notes, parse_messages, system_messages
 from bridge.messages.fields import array, bad, boolean, integer, number, obj, one_of, string, unsupported
 from bridge.schemas import ChatCompletionRequest, FunctionDef, ResponseFormat
+from bridge.validation.limits import Limits, check_count, check_replay
 from bridge.validation.server_tools import server_tool_refusal
 from bridge.validation.tools import NAME, check_schema
 
@@ -107,7 +108,7 @@ def _tools(raw: Any, notes: Notes, web_mode: bool) -> tuple[FunctionDef, ...]:
             continue
         obj(path, tool, CUSTOM_TOOL_KEYS, ("name", "input_schema"))
         name = string(f"{path}.name", tool["name"])
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise bad(
                 f"{path}.name",
                 "must be 1 to 56 letters, digits, '_' or '-' (the CLI adds an 8-character prefix to Anthropic's 64)",
@@ -222,9 +223,17 @@ def _unapplied(body: dict[str, Any], notes: Notes) -> None:
 
 
 def parse_messages_request(
-    body: Any, *, web_mode: bool = False, headers_unapplied: tuple[str, ...] = (), counting: bool = False
+    body: Any,
+    *,
+    web_mode: bool = False,
+    headers_unapplied: tuple[str, ...] = (),
+    counting: bool = False,
+    limits: Limits | None = None,
 ) -> MessagesRequest:
-    """A /v1/messages body, or with `counting` a /v1/messages/count_tokens body (no max_tokens)."""
+    """A /v1/messages body, or with `counting` a /v1/messages/count_tokens body (no max_tokens).
+
+    The same per-request caps as chat completions (MAX_MESSAGES, MAX_REPLAY_BYTES) apply."""
+    limits = limits or Limits()
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
     obj("", body, COUNT_KNOWN if counting else KNOWN, ("model", "messages") if counting else REQUIRED)
@@ -237,7 +246,9 @@ def parse_messages_request(
         if type(body["max_tokens"]) is int and body["max_tokens"] == 0:
             raise unsupported("max_tokens", "max_tokens 0 (prompt-cache pre-warming) cannot be done through the CLI.")
         max_tokens = integer("max_tokens", body["max_tokens"], 1, MAX_OUTPUT_TOKENS)
+    check_count(body["messages"], limits)
     messages = (*system_messages(body.get("system"), notes), *parse_messages(body["messages"], notes))
+    check_replay(messages, limits)
     stream = boolean("stream", body["stream"]) if body.get("stream") is not None else False
     for name, why in REFUSED.items():
         if body.get(name) is not None:

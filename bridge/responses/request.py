@@ -13,7 +13,9 @@ from typing import Any
 import attrs
 
 from bridge.errors import InvalidRequest
-from bridge.validation.common import integer, invalid_type, missing, require_object, unsupported
+from bridge.validation.common import integer, invalid_type, max_items, missing, require_object, unsupported
+from bridge.validation.limits import Limits, check_count
+from bridge.validation.tools import MAX_TOOLS
 
 # Passed to the chat-completions validation, which applies them, reports them as not applied
 # (X-Bridge-Unapplied-Params) or refuses them, exactly as on /v1/chat/completions.
@@ -71,7 +73,7 @@ KNOWN = {
 }
 
 
-AFFINITY = re.compile(r"[0-9a-f]{16}")
+AFFINITY = re.compile(r"\A[0-9a-f]{16}\Z")
 WEB_SEARCH_TOOLS = ("web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11")
 SUMMARIES = ("auto", "concise", "detailed")
 
@@ -241,6 +243,7 @@ def _tools(raw: Any, web: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | 
         return [], None
     if not isinstance(raw, list):
         raise invalid_type("tools", "an array", raw)
+    max_items("tools", raw, MAX_TOOLS)
     tools = []
     search: dict[str, Any] | None = None
     for i, tool in enumerate(raw):
@@ -310,12 +313,13 @@ def _reasoning(raw: Any) -> tuple[dict[str, Any], bool]:
 
 
 def parse_responses_request(
-    body: Any, previous: list[dict[str, Any]], response_id: str, web: bool = False
+    body: Any, previous: list[dict[str, Any]], response_id: str, web: bool = False, limits: Limits | None = None
 ) -> ResponsesRequest:
     """`previous` is the stored conversation of `previous_response_id` (empty without one);
     `response_id` is the id the response will have (its input items' ids derive from it).
 
     `web`: the bridge runs in `web` security mode, where a web search tool is accepted.
+    `limits`: MAX_MESSAGES counts the stored conversation with the new input items.
     """
     body = require_object(body, KNOWN)
     if body.get("background"):
@@ -336,6 +340,8 @@ def parse_responses_request(
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise invalid_type("stream", "a boolean", stream)
+    if isinstance(body["input"], list):
+        check_count([*previous, *body["input"]], limits or Limits(), "input")
     messages, items = input_messages(body["input"], response_id)
     chat: dict[str, Any] = {k: body[k] for k in PASSED_ON if body.get(k) is not None}
     system = [{"role": "system", "content": instructions}] if instructions else []

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from bridge import jsonsafe
 from bridge.errors import ApiError, InvalidRequest
 
 
@@ -22,7 +22,12 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise InvalidRequest("The request body is empty: expected a JSON object.", code="invalid_json")
     try:
-        return json.loads(raw)
+        return jsonsafe.loads(raw)
+    except jsonsafe.JsonTooDeep as exc:
+        raise InvalidRequest(
+            f"We could not parse the JSON body of your request: {exc} (this server's limit).",
+            code="invalid_json",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "

@@ -63,7 +63,7 @@ def response_headers(
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     session = await _join_session(request, body)
-    chat = parse_chat_request(body, web=request.app[appkeys.CONFIG].web_search)
+    chat = parse_chat_request(body, request.app[appkeys.CONFIG].limits, web=request.app[appkeys.CONFIG].web_search)
     if chat.unapplied:
         log.info("params_not_applied", params=list(chat.unapplied))
     if session is not None and session.earlier is not None:

@@ -8,9 +8,10 @@ from aiohttp import web
 
 from bridge import __version__, appkeys
 from bridge.convert import to_json
-from bridge.errors import ModelNotFound
+from bridge.errors import AUTH_HELP, ModelNotFound
 from bridge.modelmap import UnknownModel
 from bridge.schemas import ModelCard, ModelList
+from supervisor.auth import classify
 
 STARTED = int(time.time())
 
@@ -54,6 +55,7 @@ async def index(request: web.Request) -> web.Response:
                 "metrics": "/metrics",
                 "openapi": "/openapi.json",
                 "docs": "/docs",
+                "redoc": "/redoc",
             },
         }
     )
@@ -89,22 +91,31 @@ async def security(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
+    """503 whenever no model request can be answered (no CLI process can start, or the CLI has no
+    credentials), so that a load balancer sends no traffic; the body says why and what to do."""
     pool = request.app[appkeys.POOL]
     stats = pool.stats()
+    auth = classify(pool.cli_account)
     if pool.unavailable:
         status, code = "unavailable", 503
+    elif auth.missing:
+        status, code = "unauthenticated", 503
     elif stats["warm"] + stats["busy"] + stats["resetting"] == 0:
         status, code = "starting", 200
     else:
         status, code = "ok", 200
-    body = {
+    body: dict[str, object] = {
         "status": status,
         "replica": request.app[appkeys.CONFIG].replica_id or None,
+        "auth": auth.kind,
+        "auth_source": auth.source,
         "cli_version": request.app[appkeys.CLI_VERSION],
         "pool": {k: stats[k] for k in ("size", "warm", "busy", "starting", "resetting", "restarts")},
         "queue_depth": stats["queue_depth"],
         "last_start_error": pool.last_start_error if pool.unavailable else None,
     }
+    if auth.missing:
+        body["auth_help"] = AUTH_HELP
     return web.json_response(body, status=code)
 
 

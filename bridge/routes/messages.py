@@ -38,7 +38,9 @@ def _parse(request: web.Request, body: Any, *, counting: bool = False) -> Messag
     config = request.app[appkeys.CONFIG]
     headers = ("anthropic-beta",) if request.headers.get("anthropic-beta") else ()
     web_mode = config.security_mode == "web"
-    req = parse_messages_request(body, web_mode=web_mode, headers_unapplied=headers, counting=counting)
+    req = parse_messages_request(
+        body, web_mode=web_mode, headers_unapplied=headers, counting=counting, limits=config.limits
+    )
     if _thinking_not_applied(request, req):
         req = attrs.evolve(req, chat=attrs.evolve(req.chat, unapplied=(*req.chat.unapplied, "thinking")))
     if req.chat.unapplied:

@@ -54,8 +54,9 @@ async def create(request: web.Request) -> web.StreamResponse:
         body = {**body, "input": substitute(body["input"], await _stored_items(request, refs))}
     searchable = request.app[appkeys.CONFIG].web_search
     new_id = response_id(request.headers.get(AFFINITY_HEADER))
-    req = parse_responses_request(body, previous, new_id, searchable)
-    chat = parse_chat_request(req.chat_body, web=searchable)
+    limits = request.app[appkeys.CONFIG].limits
+    req = parse_responses_request(body, previous, new_id, searchable, limits)
+    chat = parse_chat_request(req.chat_body, limits, web=searchable, messages_param="input")
     builder = ResponseBuilder(id=new_id, echo=req.echo)
     outputs, hold = start(request, chat, show_reasoning=req.show_reasoning)
     async with contextlib.aclosing(outputs):

@@ -10,7 +10,7 @@ from bridge.routes.body import read_json
 from bridge.routes.pagination import page
 from bridge.sessions import Sessions, public
 from bridge.storage.base import SAFE_ID
-from bridge.validation.common import invalid_type
+from bridge.validation.common import check_metadata, invalid_type
 
 
 def sessions_of(request: web.Request) -> Sessions:
@@ -20,7 +20,7 @@ def sessions_of(request: web.Request) -> Sessions:
 
 
 def session_id(raw: object, param: str = "session_id") -> str:
-    if not isinstance(raw, str) or not SAFE_ID.match(raw):
+    if not isinstance(raw, str) or not SAFE_ID.fullmatch(raw):
         raise InvalidRequest(
             f"Invalid '{param}': 1 to 128 letters, digits, '_' or '-'.", param=param, code="invalid_value"
         )
@@ -32,11 +32,7 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request) if request.can_read_body else {}
     if not isinstance(body, dict):
         raise invalid_type("body", "an object", body)
-    metadata = body.get("metadata")
-    metadata = {} if metadata is None else metadata
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise invalid_type("metadata", "an object of strings", metadata)
-    record = await sessions.create(metadata)
+    record = await sessions.create(check_metadata(body.get("metadata")))
     return web.json_response(public(record, with_messages=False))
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bridge import appkeys
 from bridge.access import CLIENT
-from bridge.errors import InvalidRequest, ModelNotFound
+from bridge.errors import InvalidRequest, ModelNotFound, NotAuthenticated
 from bridge.modelmap import UnknownModel
 from bridge.schemas import ChatCompletionRequest
 from bridge.spend.ledger import Meter
@@ -23,6 +23,7 @@ from bridge.translate.conversation import split
 from bridge.translate.forced import forced_call
 from bridge.translate.thinking import KeptThinking
 from bridge.validation.content import parse_messages
+from supervisor.auth import classify
 from supervisor.events import Result
 from supervisor.pool import SESSION_NAMESPACE
 from supervisor.runner import Lease, TurnRunner
@@ -150,6 +151,19 @@ def namespace(request: web.Request, session_id: str | None) -> str:
     return f"client:{request.get(CLIENT, request.remote or '')}"
 
 
+def _check_capacity(n: int, size: int, max_queue: int) -> None:
+    """n choices are n turns, each on its own slot or in the queue: more than both hold can never
+    be served, and a 429 would send the client into retrying it forever."""
+    if n > size + max_queue:
+        raise InvalidRequest(
+            f"Invalid 'n': {n} choices can never be served by this server, which runs {size} turns at once "
+            f"and queues {max_queue} more (POOL_SIZE + MAX_QUEUE = {size + max_queue}). Ask for at most "
+            f"{size + max_queue} choices, or send several requests.",
+            param="n",
+            code="n_above_capacity",
+        )
+
+
 def start(
     request: web.Request, chat: ChatCompletionRequest, session_id: str | None = None, show_reasoning: bool = False
 ) -> tuple[AsyncGenerator[tuple[int, list[Output]], None], Hold]:
@@ -160,6 +174,8 @@ def start(
     request asks for reasoning (or SHOW_REASONING); the signed thinking of the tool calls in the
     history is put back in front of them.
     """
+    pool = request.app[appkeys.POOL]
+    _check_capacity(chat.n, pool.settings.size, pool.settings.max_queue)
     cli_model = resolve_model(request, chat.model)
     structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
     config = request.app[appkeys.CONFIG]
@@ -194,6 +210,9 @@ def start(
         )
         hold.assembler = made
         return made
+
+    if classify(pool.cli_account).missing:
+        raise NotAuthenticated()  # at once: the CLI would only answer "Not logged in"
 
     def keep(out: KeptThinking) -> None:
         cache.keep(out.call_ids, out.thinking)

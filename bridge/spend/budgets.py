@@ -16,7 +16,7 @@ from typing import Any
 
 from bridge.spend.figures import PERIODS, current
 
-FINGERPRINT = re.compile(r"^key_[0-9a-f]{10}$")
+FINGERPRINT = re.compile(r"\Akey_[0-9a-f]{10}\Z")  # \Z, not $: `$` matches before a final newline
 ANONYMOUS = "anonymous"
 Budgets = Mapping[str, Mapping[str, float]]  # who -> period -> USD
 

@@ -15,7 +15,10 @@ from typing import Any, Protocol
 
 Record = dict[str, Any]
 Change = Callable[[Record | None], Record | None]
-SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# Anchored with \A and \Z, never `^...$`: with `match`, `$` also matches before a final newline
+# ("abc\n" passed). SAFE_ID_CHARS is the same rule for JSON Schema patterns (ECMA, no \Z).
+SAFE_ID_CHARS = "[A-Za-z0-9_-]{1,128}"
+SAFE_ID = re.compile(rf"\A{SAFE_ID_CHARS}\Z")
 
 
 class StoreError(Exception):

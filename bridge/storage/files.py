@@ -26,7 +26,7 @@ class FileStore:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def _path(self, kind: str, record_id: str) -> Path:
-        if not SAFE_ID.match(record_id) or not SAFE_ID.match(kind):
+        if not SAFE_ID.fullmatch(record_id) or not SAFE_ID.fullmatch(kind):
             raise StoreError(f"unsafe record id {record_id!r}")
         return self._root / kind / f"{record_id}.json"
 
@@ -44,9 +44,9 @@ class FileStore:
         return decode_record(kind, record_id, text)
 
     async def _write(self, path: Path, record: Record) -> None:
-        await aiofiles.os.makedirs(path.parent, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
+            await aiofiles.os.makedirs(path.parent, exist_ok=True)
             async with aiofiles.open(tmp, "w", encoding="utf-8") as fh:
                 await fh.write(json.dumps(record, ensure_ascii=False))
                 await fh.flush()
@@ -78,10 +78,14 @@ class FileStore:
             return new
 
     async def _remove(self, path: Path) -> bool:
+        """A record that cannot be removed (read-only or failed disk) is a storage error, like a
+        failed write: the record stays, and the client learns that it was not deleted."""
         try:
             await aiofiles.os.remove(path)
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise StoreError(f"cannot remove {path.name}: {exc.strerror or exc}") from exc
         return True
 
     async def delete(self, kind: str, record_id: str) -> bool:
@@ -97,6 +101,8 @@ class FileStore:
             names = await aiofiles.os.listdir(folder)
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise StoreError(f"cannot list {kind}: {exc.strerror or exc}") from exc
         records = []
         for name in names:
             if not name.endswith(".json") or name.startswith("."):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -110,7 +111,9 @@ class RedisStore:
             if record is not None:
                 records.append(record)
         if expired:
-            await self._client.zrem(self._index(kind), *expired)
+            # Best effort: a read-only Redis still lists what it holds.
+            with contextlib.suppress(RedisError):
+                await self._client.zrem(self._index(kind), *expired)
         return records
 
     async def sweep(self, kind: str, older_than: float) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 from jsonschema import Draft202012Validator
 
+from bridge import jsonsafe
 from bridge.schemas import PromptTokensDetails, Usage
 from bridge.translate.forced import ForcedCall, call_id
 from bridge.translate.stops import StopCutter
@@ -323,7 +324,7 @@ class ChoiceAssembler:
         if not text:
             raise StructuredOutputError("the model did not produce the requested JSON output")
         try:
-            value = json.loads(text)
+            value = jsonsafe.loads(text)  # bounded: the schema check below walks it recursively
         except ValueError as exc:
             raise StructuredOutputError(f"the model's output is not valid JSON: {exc}") from None
         schema = json.loads(self.json_schema or "{}")

@@ -11,6 +11,7 @@ from typing import Any
 from bridge.errors import InvalidRequest
 from bridge.schemas import ChatCompletionRequest, StreamOptions
 from bridge.validation.common import (
+    check_metadata,
     integer,
     invalid_type,
     invalid_value,
@@ -20,6 +21,7 @@ from bridge.validation.common import (
     unsupported,
 )
 from bridge.validation.content import check_tool_answers, parse_messages
+from bridge.validation.limits import Limits, check_count, check_replay
 from bridge.validation.tools import parse_response_format, parse_tool_choice, parse_tools
 
 # Sampling and bookkeeping knobs the Claude CLI offers no control for. They are accepted
@@ -117,15 +119,6 @@ def _stop(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(raw))
 
 
-def _metadata(raw: Any) -> None:
-    if raw is None:
-        return
-    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
-        raise invalid_type("metadata", "an object of strings", raw)
-    if len(raw) > 16:
-        raise invalid_value("metadata", "at most 16 keys.")
-
-
 def _web_search_options(raw: Any) -> tuple[str, ...]:
     """Checks web_search_options; returns the sub-options the CLI's WebSearch cannot apply."""
     if not isinstance(raw, dict):
@@ -146,15 +139,21 @@ def _web_search_options(raw: Any) -> tuple[str, ...]:
     return tuple(f"web_search_options.{k}" for k in ("search_context_size", "user_location") if raw.get(k) is not None)
 
 
-def parse_chat_request(body: Any, web: bool = False) -> ChatCompletionRequest:
-    """`web`: the bridge runs in `web` security mode, where web search is available."""
+def parse_chat_request(
+    body: Any, limits: Limits | None = None, *, web: bool = False, messages_param: str = "messages"
+) -> ChatCompletionRequest:
+    """`web`: the bridge runs in `web` security mode, where web search is available.
+    `messages_param` names the conversation in limit errors (`input` for the Responses API)."""
+    limits = limits or Limits()
     body = require_object(body, KNOWN)
     model = body.get("model")
     if model is None:
         raise missing("model")
     if not isinstance(model, str):
         raise invalid_type("model", "a string", model)
+    check_count(body.get("messages"), limits, messages_param)
     messages = parse_messages(body.get("messages"))
+    check_replay(messages, limits, messages_param)
 
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
@@ -175,7 +174,7 @@ def parse_chat_request(body: Any, web: bool = False) -> ChatCompletionRequest:
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise invalid_type("user", "a string", user)
-    _metadata(body.get("metadata"))
+    check_metadata(body.get("metadata"))
 
     web_unapplied: tuple[str, ...] = ()
     web_search = web and body.get("web_search_options") is not None
@@ -204,6 +203,8 @@ def parse_chat_request(body: Any, web: bool = False) -> ChatCompletionRequest:
     if body.get("max_completion_tokens") is not None:
         max_tokens = int(body["max_completion_tokens"])
     effort = body.get("reasoning_effort")
+    if effort is not None and not isinstance(effort, str):
+        raise invalid_type("reasoning_effort", "a string", effort)
     if effort is not None and effort not in EFFORTS:
         raise InvalidRequest(
             f"Invalid value: '{effort}'. Supported values are: {', '.join(repr(e) for e in EFFORTS)}.",

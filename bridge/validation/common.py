@@ -70,6 +70,36 @@ def integer(param: str, value: Any, lo: int, hi: int) -> int:
     return int(value)
 
 
+def max_items(param: str, value: list[Any], limit: int, setting: str | None = None) -> None:
+    """OpenAI's refusal of a too-long array; `setting` names this server's own cap when it is one."""
+    if len(value) <= limit:
+        return
+    where = f" ({setting} on this server)" if setting else ""
+    raise InvalidRequest(
+        f"Invalid '{param}': array too long. Expected an array with maximum length {limit}{where}, "
+        f"but got an array with length {len(value)} instead.",
+        param=param,
+        code="array_above_max_length",
+    )
+
+
+def check_metadata(raw: Any) -> dict[str, str]:
+    """OpenAI's `metadata`: at most 16 string keys (64 characters) and string values (512)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or len(raw) > 16:
+        if isinstance(raw, dict):
+            raise invalid_value("metadata", "at most 16 keys.")
+        raise invalid_type("metadata", "an object of strings", raw)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        raise invalid_type("metadata", "an object of strings", raw)
+    if any(len(k) > 64 for k in raw):
+        raise invalid_value("metadata", "keys are at most 64 characters.")
+    if any(len(v) > 512 for v in raw.values()):
+        raise invalid_value("metadata", "values are at most 512 characters.")
+    return dict(raw)
+
+
 def require_object(body: Any, known: set[str]) -> dict[str, Any]:
     """A request body must be a JSON object of known parameters, as OpenAI requires."""
     if not isinstance(body, dict):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import Any
 
+from bridge import jsonsafe
 from bridge.errors import InvalidRequest
 from bridge.schemas import ChatMessageIn, ImagePart, Part, TextPart, ToolCallIn
-from bridge.validation.common import invalid_type, invalid_value, missing
+from bridge.validation.common import invalid_type, invalid_value, max_items, missing
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]+)(?P<params>(?:;[\w-]+=[\w-]+)*);base64,(?P<data>.*)$", re.S)
+DATA_URL = re.compile(
+    r"\Adata:(?P<type>[A-Za-z0-9_/+.-]+)(?P<params>(?:;[A-Za-z0-9_-]+=[A-Za-z0-9_-]+)*);base64,(?P<data>.*)\Z", re.S
+)
 IMAGE_TYPES = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -21,7 +23,9 @@ IMAGE_TYPES = {
     "image/webp": (b"RIFF",),
 }
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit
-TOOL_CALL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+# Patterns here are applied with fullmatch: `$` would also match before a final newline.
+TOOL_CALL_ID = re.compile(r"\A[a-zA-Z0-9_-]{1,128}\Z")
+MAX_TOOL_CALLS = 128  # OpenAI's limit for one assistant message's `tool_calls`
 
 
 def _image(param: str, part: dict[str, Any]) -> ImagePart:
@@ -43,7 +47,7 @@ def _image(param: str, part: dict[str, Any]) -> ImagePart:
             param=where,
             code="image_url_not_supported",
         )
-    match = DATA_URL.match(url)
+    match = DATA_URL.fullmatch(url)
     if not match:
         raise invalid_value(where, "expected a data URL: data:image/<png|jpeg|gif|webp>;base64,<data>.")
     return image_part(where, match["type"], match["data"])
@@ -157,7 +161,9 @@ def _arguments(param: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, str):
         raise invalid_type(param, "a string of JSON", raw)
     try:
-        value = json.loads(raw or "{}")
+        value = jsonsafe.loads(raw or "{}")
+    except jsonsafe.JsonTooDeep as exc:
+        raise invalid_value(param, f"{exc}.") from None
     except ValueError:
         raise invalid_value(param, "the arguments are not valid JSON.") from None
     if not isinstance(value, dict):
@@ -168,13 +174,14 @@ def _arguments(param: str, raw: Any) -> dict[str, Any]:
 def _tool_calls(param: str, raw: Any) -> tuple[ToolCallIn, ...]:
     if not isinstance(raw, list):
         raise invalid_type(param, "an array", raw)
+    max_items(param, raw, MAX_TOOL_CALLS)
     calls = []
     for k, call in enumerate(raw):
         where = f"{param}[{k}]"
         if not isinstance(call, dict):
             raise invalid_type(where, "an object", call)
         call_id = call.get("id")
-        if not isinstance(call_id, str) or not TOOL_CALL_ID.match(call_id):
+        if not isinstance(call_id, str) or not TOOL_CALL_ID.fullmatch(call_id):
             raise invalid_value(f"{where}.id", "a tool call id of letters, digits, '_' or '-' is required.")
         function = call.get("function")
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 
+# \Z, not $: `$` also matches before a final newline ("web_search\n" is no web search tool).
 _KINDS = (
-    (re.compile(r"^web_search(_\d{8})?$"), "web_search", "web search"),
-    (re.compile(r"^web_fetch(_\d{8})?$"), "web_fetch", "web fetch"),
-    (re.compile(r"^bash(_\d{8})?$"), None, "a shell on the host"),
-    (re.compile(r"^text_editor(_\d{8})?$"), None, "editing files on the host"),
-    (re.compile(r"^computer(_\d{8})?$|^computer_toolset"), None, "driving the host's screen"),
-    (re.compile(r"^code_execution(_\d{8})?$"), None, "running code"),
-    (re.compile(r"^memory(_\d{8})?$"), None, "a memory directory on the host"),
-    (re.compile(r"^browser"), None, "driving a browser"),
+    (re.compile(r"\Aweb_search(_\d{8})?\Z"), "web_search", "web search"),
+    (re.compile(r"\Aweb_fetch(_\d{8})?\Z"), "web_fetch", "web fetch"),
+    (re.compile(r"\Abash(_\d{8})?\Z"), None, "a shell on the host"),
+    (re.compile(r"\Atext_editor(_\d{8})?\Z"), None, "editing files on the host"),
+    (re.compile(r"\Acomputer(_\d{8})?\Z|\Acomputer_toolset"), None, "driving the host's screen"),
+    (re.compile(r"\Acode_execution(_\d{8})?\Z"), None, "running code"),
+    (re.compile(r"\Amemory(_\d{8})?\Z"), None, "a memory directory on the host"),
+    (re.compile(r"\Abrowser"), None, "driving a browser"),
 )
 WEB_TOOLS = ("web_search", "web_fetch")
 

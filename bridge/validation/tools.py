@@ -10,11 +10,14 @@ from jsonschema.exceptions import SchemaError
 
 from bridge.errors import InvalidRequest
 from bridge.schemas import FunctionDef, ResponseFormat
-from bridge.validation.common import canonical_json, invalid_type, invalid_value, missing
+from bridge.validation.common import canonical_json, invalid_type, invalid_value, max_items, missing
 
 # Anthropic's tool names allow 64 characters; the CLI prefixes client tools with `mcp__c__`.
-NAME = re.compile(r"^[a-zA-Z0-9_-]{1,56}$")
+# \A...\Z, not ^...$: `$` also matches before a final newline.
+NAME = re.compile(r"\A[a-zA-Z0-9_-]{1,56}\Z")
+SCHEMA_NAME = re.compile(r"\A[a-zA-Z0-9_-]{1,64}\Z")
 MAX_SCHEMA_BYTES = 64 * 1024
+MAX_TOOLS = 128  # OpenAI's limit for `tools` (and `functions`)
 
 
 def check_schema(param: str, schema: Any, *, object_root: bool) -> str:
@@ -42,7 +45,7 @@ def _function(param: str, raw: Any) -> FunctionDef:
     name = raw.get("name")
     if name is None:
         raise missing(f"{param}.name")
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise invalid_value(f"{param}.name", f"'{name}' must be 1 to 56 letters, digits, '_' or '-'.")
     description = raw.get("description", "")
     if not isinstance(description, str):
@@ -64,6 +67,7 @@ def parse_tools(body: dict[str, Any]) -> tuple[tuple[FunctionDef, ...], bool]:
     if tools is not None:
         if not isinstance(tools, list):
             raise invalid_type("tools", "an array", tools)
+        max_items("tools", tools, MAX_TOOLS)
         for i, tool in enumerate(tools):
             if not isinstance(tool, dict):
                 raise invalid_type(f"tools[{i}]", "an object", tool)
@@ -79,6 +83,7 @@ def parse_tools(body: dict[str, Any]) -> tuple[tuple[FunctionDef, ...], bool]:
     elif functions is not None:
         if not isinstance(functions, list):
             raise invalid_type("functions", "an array", functions)
+        max_items("functions", functions, MAX_TOOLS)
         defs = [_function(f"functions[{i}]", f) for i, f in enumerate(functions)]
         legacy = bool(defs)
     names = [d.name for d in defs]
@@ -118,6 +123,8 @@ def parse_tool_choice(body: dict[str, Any], defs: tuple[FunctionDef, ...], legac
     else:
         name = raw.get("name")
         where = "function_call.name"
+    if not isinstance(name, str):
+        raise invalid_type(where, "a string", name)
     if name not in names:
         raise invalid_value(where, f"no function named '{name}' is declared.")
     return "function", str(name)
@@ -138,7 +145,7 @@ def parse_response_format(raw: Any) -> ResponseFormat | None:
         if not isinstance(spec, dict):
             raise missing("response_format.json_schema")
         name = spec.get("name")
-        if not isinstance(name, str) or not re.match(r"^[a-zA-Z0-9_-]{1,64}$", name):
+        if not isinstance(name, str) or not SCHEMA_NAME.fullmatch(name):
             raise invalid_value("response_format.json_schema.name", "1 to 64 letters, digits, '_' or '-'.")
         if "schema" not in spec:
             raise missing("response_format.json_schema.schema")

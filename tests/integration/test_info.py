@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 
 import openai
 import pytest
 
-from tests.conftest import Bridge
+from tests.conftest import Bridge, cli_under_test
+
+# The version the CLI under test reports: the pin, or the newest CLI (`make test-cli-latest`).
+CLI_VERSION = subprocess.run([cli_under_test(), "--version"], capture_output=True, text=True).stdout.split()[0]
 
 
 async def test_index(bridge: Bridge) -> None:
     async with bridge.http() as http:
         body = (await http.get("/")).json()
     assert body["name"] == "Claude OpenAI Bridge"
-    assert body["cli_version"] == "2.1.331"
+    assert body["cli_version"] == CLI_VERSION
     assert body["features"]["chat_completions"] is True
     assert body["links"]["models"] == "/v1/models"
 
@@ -25,7 +29,7 @@ async def test_health_reports_the_pool(bridge: Bridge) -> None:
     assert resp.status_code == 200
     body = resp.json()
     assert body["status"] == "ok"
-    assert body["cli_version"] == "2.1.331"
+    assert body["cli_version"] == CLI_VERSION
     assert body["pool"]["warm"] == 2 and body["pool"]["busy"] == 0 and body["pool"]["starting"] == 0
     assert body["queue_depth"] == 0
 

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,8 +19,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from bridge.app import create_app
+from bridge.config import Config
 from bridge.openapi_doc import build
-from tests.conftest import ROOT_DIR
+from tests.conftest import ROOT_DIR, cli_under_test
 
 schema = schemathesis.openapi.from_dict(build())
 KEY = "sk-schemathesis"
@@ -45,6 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     env = {
         **os.environ,
+        "CLAUDE_COMMAND": str(cli_under_test()),
         "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{fake_port}",
         "ANTHROPIC_API_KEY": "sk-ant-test",
         "PORT": str(port),
@@ -74,12 +76,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         fake.wait(10)
 
 
-def test_openapi_json_and_docs_are_served(server: str) -> None:
+def test_openapi_json_and_the_pages_are_served(server: str) -> None:
     spec = httpx.get(server + "/openapi.json").json()
-    assert spec["openapi"] == "3.1.0" and "/v1/chat/completions" in spec["paths"] and "/v1/sessions" in spec["paths"]
-    page = httpx.get(server + "/docs")
-    assert page.status_code == 200 and "/openapi.json" in page.text
-    assert "http://" not in page.text and "https://" not in page.text, "served from local files, no CDN"
+    generated = build()
+    assert spec["paths"].keys() == generated["paths"].keys()
+    assert spec["components"] == generated["components"], "served as generated (the UI library adds defaults)"
+    assert spec["openapi"].startswith("3.0.") and "/v1/chat/completions" in spec["paths"]
+    for page, marker in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        resp = httpx.get(server + page, follow_redirects=True)
+        assert resp.status_code == 200 and marker in resp.text
+        assert "http://" not in resp.text and "https://" not in resp.text, "served from local files, no CDN"
+        assert "default-src 'self'" in resp.headers["content-security-policy"]
+        assert httpx.get(server + page + "/swagger.json").json() == spec
 
 
 @schema.parametrize()
@@ -95,5 +103,13 @@ def test_the_server_keeps_to_its_description(case: schemathesis.Case, server: st
     )
 
 
-def test_description_is_importable_without_a_server() -> None:
-    assert Path(ROOT_DIR / "bridge" / "static" / "docs.html").is_file()
+def test_every_route_is_described() -> None:
+    app = create_app(Config.from_env({"PATH": os.environ["PATH"]}))
+    served = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if route.method not in ("HEAD", "OPTIONS") and route.resource is not None
+        if not route.resource.canonical.startswith(("/docs", "/redoc"))
+    }
+    described = {(method, path) for path, methods in build()["paths"].items() for method in methods}
+    assert served == described

@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 
 from bench.cluster import Cluster, start_cluster
+from tests.conftest import cli_under_test
 from tests.fake_upstream import FakeUpstream, block_text
 
 REPLICAS = 3
@@ -47,6 +48,7 @@ async def cluster(
 ) -> AsyncIterator[Cluster]:
     """One cluster for the module: the tests run in file order, the SIGKILL test last."""
     env = {
+        "CLAUDE_COMMAND": str(cli_under_test()),  # the pin, or the newest CLI (make test-cli-latest)
         "HISTORY_STORAGE": "redis",
         "REDIS_URL": redis_url,
         "SHUTDOWN_GRACE": "2",

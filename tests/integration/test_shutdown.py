@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from bench.bench import children
-from tests.conftest import ROOT_DIR, _alive
+from tests.conftest import ROOT_DIR, _alive, cli_under_test
 from tests.fake_upstream import FakeUpstream
 
 
@@ -23,6 +23,7 @@ async def test_sigterm_drains_in_flight_streams_and_exits_zero(fake: FakeUpstrea
         port = s.getsockname()[1]
     env = {
         **os.environ,
+        "CLAUDE_COMMAND": str(cli_under_test()),
         "ANTHROPIC_BASE_URL": fake.url,
         "ANTHROPIC_API_KEY": "sk-ant-test",
         "PORT": str(port),

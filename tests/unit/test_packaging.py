@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -54,6 +55,9 @@ def test_compose_profiles() -> None:
         "compose-up",
         "logs",
         "stop",
+        "test-cli-latest",
+        "upgrade-cli",
+        "chromium",
     ],
 )
 def test_makefile_targets(target: str) -> None:
@@ -64,3 +68,12 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
+
+
+def test_the_cli_pin_is_one_version_everywhere() -> None:
+    """package.json, its lock and the Makefile's check name the same CLI (`make upgrade-cli` moves all three)."""
+    pinned = json.loads((ROOT / ".tools" / "package.json").read_text())["dependencies"]["@anthropic-ai/claude-code"]
+    lock = json.loads((ROOT / ".tools" / "package-lock.json").read_text())
+    locked = lock["packages"]["node_modules/@anthropic-ai/claude-code"]["version"]
+    make = re.search(r"^CLI_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert make is not None and pinned == locked == make.group(1)

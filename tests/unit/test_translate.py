@@ -365,3 +365,12 @@ def test_tool_call_chunks() -> None:
         "logprobs": None,
     }
     assert builder.usage_chunk() is None
+
+
+def test_structured_output_nested_past_any_sane_depth_is_refused_not_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(StructuredOutputError, match="nested deeper"):
+        run(
+            ChoiceAssembler(json_schema=json.dumps({"type": "object"})),
+            [ToolUseStart(0, "t", "StructuredOutput"), ToolInputDelta(0, deep), result("tool_use")],
+        )
