@@ -198,13 +198,15 @@ async def churn(http: httpx.AsyncClient, kind: str, n: int) -> list[float]:
     """Single-question requests whose system prompt or tools change from one request to the next."""
     samples = []
     for i in range(n + 2):
+        if kind.endswith("apart") and i:
+            await asyncio.sleep(3.0)  # time for the pool to replace a used process by a blank one
         prompt = system_prompt()
         tool_set = tools()
         if kind == "3 prompts":
             prompt = system_prompt(f"Persona {i % 3}.")
         elif kind == "timestamp":
             prompt = system_prompt(f"Now: 2026-12-01T10:{i // 60:02d}:{i % 60:02d}Z.")
-        elif kind == "tools":
+        elif kind.startswith("tools"):
             tool_set = tools(variant=i + 1)
         body = {
             "model": "gpt-4o",
@@ -247,6 +249,7 @@ async def main(latency_ms: int, n: int, churn_n: int) -> None:
             churn_rows = {}
             for kind in ("fixed", "3 prompts", "timestamp", "tools"):
                 churn_rows[kind] = await churn(held, kind, churn_n)
+            churn_rows["tools, 3 s apart"] = await churn(held, "tools, 3 s apart", max(4, churn_n // 3))
     finally:
         for proc in (held_proc, replay_proc):
             proc.terminate()

@@ -3,8 +3,9 @@
 It answers `--version` and `initialize` like the real CLI, and lists the bridge's MCP tools when
 `mcp_set_servers` connects it (as the real CLI does, with a `tools/list` of its own), then never
 answers the control requests named in STANDIN_IGNORE (comma-separated subtypes, e.g.
-`set_model`): a CLI that hangs on a control request. Every other control request succeeds; user
-messages get no answer.
+`set_model`): a CLI that hangs on a control request. Every other control request succeeds; a
+replayed user message (`shouldQuery: false`) gets the empty `result` the real CLI gives it, and
+other user messages get no answer.
 """
 
 from __future__ import annotations
@@ -21,12 +22,20 @@ def main() -> None:
     ignore = set(filter(None, os.environ.get("STANDIN_IGNORE", "").split(",")))
     for line in sys.stdin:
         msg = json.loads(line)
+        if msg.get("type") == "user" and msg.get("shouldQuery") is False:
+            _write({"type": "result", "subtype": "success", "is_error": False, "num_turns": 0, "usage": {}})
+            continue
         if msg.get("type") != "control_request":
             continue
         subtype = msg["request"].get("subtype")
         if subtype in ignore:
             continue
-        body = {"models": [], "account": {"apiKeySource": "ANTHROPIC_API_KEY", "apiProvider": "firstParty"}}
+        body: dict[str, object] = {
+            "models": [],
+            "account": {"apiKeySource": "ANTHROPIC_API_KEY", "apiProvider": "firstParty"},
+        }
+        if subtype == "rewind_conversation":
+            body = {"rewound": True}
         response = {"subtype": "success", "request_id": msg["request_id"], "response": body}
         _write({"type": "control_response", "response": response})
         if subtype == "mcp_set_servers" and msg["request"].get("servers"):

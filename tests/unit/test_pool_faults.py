@@ -16,6 +16,7 @@ import pytest
 from supervisor import pool as pool_module
 from supervisor.errors import QueueTimeout
 from supervisor.events import ControlRequest, ControlResponse, Event, ProcessExited
+from supervisor.framing import to_event
 from supervisor.launch import LaunchProfile, LaunchSettings
 from supervisor.placement import Want
 from supervisor.pool import Pool, PoolSettings
@@ -40,8 +41,12 @@ class StandInTransport:
         self.pid = 10_000_000 + len(StandInTransport.instances)  # never a real process
 
     async def write(self, message: Mapping[str, Any]) -> None:
+        if message.get("type") == "user" and message.get("shouldQuery") is False:
+            # Like the CLI, a replayed line is answered by an empty result.
+            self._events.put_nowait(to_event({"type": "result", "subtype": "success", "num_turns": 0, "usage": {}}))
         if message.get("type") == "control_request":
-            self._events.put_nowait(ControlResponse(str(message["request_id"]), True, {"models": []}))
+            body = {"rewound": True} if message["request"].get("subtype") == "rewind_conversation" else {"models": []}
+            self._events.put_nowait(ControlResponse(str(message["request_id"]), True, body))
             if message["request"].get("subtype") == "mcp_set_servers" and message["request"].get("servers"):
                 # Like the CLI, list the tools of a server that was just connected.
                 listing = {"server_name": "c", "message": {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}}
