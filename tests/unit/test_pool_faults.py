@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from supervisor import pool as pool_module
+from supervisor import seats as seats_module
 from supervisor.errors import QueueTimeout
 from supervisor.events import ControlRequest, ControlResponse, Event, ProcessExited
 from supervisor.framing import to_event
@@ -95,7 +95,7 @@ async def test_a_directory_failure_is_a_start_failure_not_an_orphaned_waiter(mak
     pool = make_pool(size=1, queue_timeout=0.5)
     await pool.start()
     assert await pool.wait_ready(5)
-    real = pool_module.prepare_slot_dir
+    real = seats_module.prepare_slot_dir
     calls = {"n": 0}
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -104,7 +104,7 @@ async def test_a_directory_failure_is_a_start_failure_not_an_orphaned_waiter(mak
             raise OSError(28, "No space left on device")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pool_module, "prepare_slot_dir", flaky)
+    monkeypatch.setattr(seats_module, "prepare_slot_dir", flaky)
     with pytest.raises(QueueTimeout):
         await pool.acquire(Want(LaunchProfile(tools=("WebFetch",))))
     assert "No space left" in (pool.last_start_error or "")
