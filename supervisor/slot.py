@@ -17,8 +17,6 @@ first set of client tools it announced upstream stays in every later request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -32,76 +30,30 @@ from supervisor.conversation import Held, HeldLine, last_user_uuid, next_key, re
 from supervisor.errors import ControlError, SlotDied, TurnTimeout
 from supervisor.events import (
     ControlRequest,
-    ControlResponse,
     Event,
     ProcessExited,
     Result,
 )
 from supervisor.fetch_guard import fetch_addresses
 from supervisor.launch import MCP_SERVER, ClientTool, LaunchProfile
-from supervisor.transport import Transport, TransportClosed
+from supervisor.process import CliProcess, SlotState, assistant_line, user_line
+from supervisor.transport import Transport
 from supervisor.turn import Line, TurnSettings, TurnSpec
+
+__all__ = ["Slot", "SlotState"]
 
 log = structlog.get_logger(__name__)
 
 
-class SlotState(enum.Enum):
-    STARTING = "starting"
-    IDLE = "idle"
-    BUSY = "busy"
-    RESETTING = "resetting"
-    DEAD = "dead"
-
-
-def _user_line(content: Any, line_id: str, *, query: bool) -> dict[str, Any]:
-    line: dict[str, Any] = {
-        "type": "user",
-        "message": {"role": "user", "content": content},
-        "parent_tool_use_id": None,
-        "session_id": "default",
-        "uuid": line_id,
-        # The client's text as written: no `@path` file mention is expanded (the CLI would read
-        # that file from the host and send it upstream) and no `/command` is run. (Not
-        # `client_composed`, which also skips the CLI's turn-start pass and leaves an empty
-        # system message upstream.)
-        "text_not_typed": True,
-    }
-    if not query:
-        line["shouldQuery"] = False
-    return line
-
-
-def _assistant_line(line: Line) -> dict[str, Any]:
-    content = line.content
-    if isinstance(content, str):
-        content = [{"type": "text", "text": content}]
-    message: dict[str, Any] = {"role": "assistant", "content": [*line.thinking, *content]}
-    if line.model is not None:
-        message["model"] = line.model
-    return {
-        "type": "assistant",
-        "message": message,
-        "parent_tool_use_id": None,
-        "session_id": "default",
-    }
-
-
-class Slot:
+class Slot(CliProcess):
     def __init__(self, slot_id: str, profile: LaunchProfile, transport: Transport) -> None:
-        self.slot_id = slot_id
+        super().__init__(slot_id, transport)
         self.profile = profile
-        self.state = SlotState.STARTING
         self.turns_served = 0
         self.model: str | None = None
         self.models: list[dict[str, Any]] = []
         self.account: dict[str, Any] | None = None  # how the CLI authenticates (see supervisor.auth)
         self.last_used = time.monotonic()
-        self.exit_info: ProcessExited | None = None
-        self._transport = transport
-        self._pending: dict[str, asyncio.Future[ControlResponse]] = {}
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._reader: asyncio.Task[None] | None = None
-        self._helpers: set[asyncio.Task[None]] = set()
         self._reset_task: asyncio.Task[bool] | None = None
         self.settings = TurnSettings()
         # What the process has been told and cannot all forget (see the module docstring).
@@ -118,20 +70,11 @@ class Slot:
     def __repr__(self) -> str:
         return f"<Slot {self.slot_id} {self.state.value} pid={self.pid} turns={self.turns_served}>"
 
-    @property
-    def pid(self) -> int | None:
-        return self._transport.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.state is not SlotState.DEAD
-
     # -- process life -------------------------------------------------------------------
 
     async def start(self, timeout: float) -> None:
         """Spawns the process and waits for its answer to `initialize`: the ready signal."""
-        await self._transport.start()
-        self._reader = asyncio.create_task(self._read(), name=f"slot-reader-{self.slot_id}")
+        await self._open()
         # systemPromptSnapshot off: a held conversation takes a changed system prompt next turn.
         resp = await self.control(
             {"subtype": "initialize", "hooks": GATE_HOOKS, "systemPromptSnapshot": False}, timeout=timeout
@@ -156,113 +99,28 @@ class Slot:
         if not await self._rewind_to(0):
             raise SlotDied("the CLI did not rewind its warm-up line")
 
-    async def close(self) -> None:
-        self.state = SlotState.DEAD
-        await self._transport.close()
-        if self._reader:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-        for task in list(self._helpers):
-            task.cancel()
+    # -- what the process offers --------------------------------------------------------
 
-    def kill_now(self) -> None:
-        kill = getattr(self._transport, "kill_now", None)
-        if kill:
-            kill()
-
-    async def _read(self) -> None:
-        exited: ProcessExited | None = None
-        try:
-            async for event in self._transport.events():
-                if isinstance(event, ControlResponse):
-                    fut = self._pending.pop(event.request_id, None)
-                    if fut and not fut.done():
-                        fut.set_result(event)
-                elif isinstance(event, ControlRequest):
-                    task = asyncio.create_task(self._answer(event))
-                    self._helpers.add(task)
-                    task.add_done_callback(self._helpers.discard)
-                elif isinstance(event, ProcessExited):
-                    exited = event
-                else:
-                    self._queue.put_nowait(event)
-        except Exception as exc:  # noqa: BLE001 - a reader that dies must not leave a slot that looks alive
-            log.error("slot_reader_failed", slot_id=self.slot_id, error=repr(exc))
-        finally:
-            # However the reader ended, the slot is dead and everyone waiting on it hears so.
-            self.exit_info = exited or ProcessExited(None, "the reader of the CLI's output stopped")
-            self.state = SlotState.DEAD
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(SlotDied(f"CLI exited (rc={self.exit_info.returncode})"))
-            self._pending.clear()
-            self._queue.put_nowait(self.exit_info)
-            if exited is None:
-                self.kill_now()
-
-    async def _answer(self, req: ControlRequest) -> None:
-        """Answers the CLI's own control requests: MCP for client tools, and the tool gate."""
-        body: dict[str, Any] | None
-        response: dict[str, Any]
-        try:
-            if req.subtype == "can_use_tool":
-                body = {"behavior": "deny", "message": DENY_REASON}
-            elif req.subtype == "hook_callback":
-                body = hook_decision(self.offer, req.request, await fetch_addresses(req.request))
-            elif req.subtype == "mcp_message":
-                body = mcp_reply(self.offer, req.request)
-            else:
-                body = None
-        except Exception as exc:  # noqa: BLE001 - the CLI must always get an answer, or it waits forever
-            log.error("cli_control_request_failed", slot_id=self.slot_id, subtype=req.subtype, error=repr(exc))
-            body = None
-        if body is None:
-            log.warning("cli_control_request_refused", slot_id=self.slot_id, subtype=req.subtype)
-            response = {
-                "subtype": "error",
-                "request_id": req.request_id,
-                "error": f"unsupported: {req.subtype}",
-            }
-        else:
-            decision = (body.get("hookSpecificOutput") or {}).get("permissionDecision")
-            if req.subtype == "can_use_tool" or decision == "deny":
-                tool = req.request.get("tool_name") or (req.request.get("input") or {}).get("tool_name")
+    async def _decide(self, req: ControlRequest) -> dict[str, Any] | None:
+        """The bridge's MCP server for the client's tools, and the tool gate."""
+        if req.subtype == "can_use_tool":
+            log.info(
+                "cli_tool_use_refused", slot_id=self.slot_id, subtype=req.subtype, tool=req.request.get("tool_name")
+            )
+            return {"behavior": "deny", "message": DENY_REASON}
+        if req.subtype == "hook_callback":
+            body = hook_decision(self.offer, req.request, await fetch_addresses(req.request))
+            if (body.get("hookSpecificOutput") or {}).get("permissionDecision") == "deny":
+                tool = (req.request.get("input") or {}).get("tool_name")
                 log.info("cli_tool_use_refused", slot_id=self.slot_id, subtype=req.subtype, tool=tool)
-            response = {
-                "subtype": "success",
-                "request_id": req.request_id,
-                "response": body,
-            }
-        with contextlib.suppress(TransportClosed):
-            await self._transport.write({"type": "control_response", "response": response})
+            return body
+        if req.subtype == "mcp_message":
+            return mcp_reply(self.offer, req.request)
+        return None
+
+    def _answered(self, req: ControlRequest, body: dict[str, Any]) -> None:
         if req.subtype == "mcp_message" and (req.request.get("message") or {}).get("method") == "tools/list":
             self._listed.set()
-
-    async def control(self, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
-        request_id = "br_" + uuid.uuid4().hex[:12]
-        fut: asyncio.Future[ControlResponse] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = fut
-        try:
-            await self._transport.write(
-                {
-                    "type": "control_request",
-                    "request_id": request_id,
-                    "request": request,
-                }
-            )
-            resp = await asyncio.wait_for(fut, timeout)
-        except TransportClosed as exc:
-            raise SlotDied(str(exc)) from exc
-        except TimeoutError:
-            raise SlotDied(f"the CLI did not answer {request.get('subtype')} within {timeout:g}s") from None
-        finally:
-            self._pending.pop(request_id, None)
-        if not resp.ok:
-            raise ControlError(f"{request.get('subtype')}: {resp.error}")
-        return resp.response
-
-    # -- what the process offers --------------------------------------------------------
 
     async def _offer_tools(self, tools: tuple[ClientTool, ...], timeout: float = 5.0) -> None:
         """Makes the bridge's MCP server list exactly `tools`, and waits until the CLI has them.
@@ -358,24 +216,6 @@ class Slot:
 
     # -- turns ---------------------------------------------------------------------------
 
-    async def _next(self, deadline: float, timeout_total: float) -> Event:
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise TurnTimeout(timeout_total)
-        try:
-            event = await asyncio.wait_for(self._queue.get(), remaining)
-        except TimeoutError:
-            raise TurnTimeout(timeout_total) from None
-        if isinstance(event, ProcessExited):
-            raise SlotDied(f"the CLI process exited mid-turn (rc={event.returncode}): {event.stderr_tail[-500:]}")
-        return event
-
-    async def _send(self, line: dict[str, Any]) -> None:
-        try:
-            await self._transport.write(line)
-        except TransportClosed as exc:
-            raise SlotDied(str(exc)) from exc
-
     async def _begin(self, spec: TurnSpec, keys: tuple[str, ...], deadline: float, timeout_total: float) -> None:
         """Takes the slot for a turn: rewinds to `self.resume`, sets the turn's model, prompt,
         settings and tools, and replays the history the process does not hold yet."""
@@ -421,7 +261,7 @@ class Slot:
             previous = keys[-1]
         line_id = str(uuid.uuid4())
         self._append(HeldLine(next_key(previous, Line("user", spec.message)), line_id))
-        await self._send(_user_line(spec.message, line_id, query=True))
+        await self._send(user_line(spec.message, line_id, query=True))
         while True:
             event = await self._next(deadline, timeout_total)
             if isinstance(event, Result):
@@ -462,10 +302,10 @@ class Slot:
 
     async def _replay(self, line: Line, deadline: float, timeout_total: float) -> str | None:
         if line.role == "assistant":
-            await self._send(_assistant_line(line))
+            await self._send(assistant_line(line))
             return None
         line_id = str(uuid.uuid4())
-        await self._send(_user_line(line.content, line_id, query=False))
+        await self._send(user_line(line.content, line_id, query=False))
         # An un-awaited replayed line would be merged into the next one and break the order.
         while not isinstance(await self._next(deadline, timeout_total), Result):
             pass
