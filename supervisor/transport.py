@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -67,7 +68,7 @@ class SubprocessTransport:
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
-            *self._argv,
+            *_with_parent_death_signal(self._argv),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -161,3 +162,15 @@ class SubprocessTransport:
         """Synchronous last resort; only while the process runs (its pid cannot have been reused)."""
         if self._proc is not None and self._proc.returncode is None:
             self._signal_group(signal.SIGKILL)
+
+
+def _with_parent_death_signal(argv: list[str]) -> list[str]:
+    """The process gets SIGTERM if the bridge dies without closing it (SIGKILL, OOM kill): an
+    orphaned CLI would otherwise finish (and pay for) its request before it notices. Linux's
+    parent-death signal, set by util-linux's `setpriv` (in every Debian) right before it execs
+    the CLI; without `setpriv` the process only ends once its stdin closes. A command that does
+    not exist is left unwrapped, so that its start fails naming it (not as setpriv's exit)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not argv or shutil.which(argv[0]) is None:
+        return argv
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv]
