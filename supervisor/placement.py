@@ -73,11 +73,6 @@ def holds(slot: SlotView) -> bool:
     return slot.conversation is not None and bool(slot.conversation.lines)
 
 
-def exchanges(conversation: Held) -> int:
-    """User lines the bridge wrote: what replaying the conversation would cost."""
-    return sum(1 for line in conversation.lines if line.uuid is not None)
-
-
 def _fit(slot: SlotView, want: Want) -> tuple[int, int, float]:
     """Lower is better: no new tool taint, then no new system-prompt taint, then the warmest."""
     # A process with no tools of its own yet would take these for good: keep it for last.

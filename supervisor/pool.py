@@ -24,10 +24,9 @@ from supervisor.errors import PoolClosed, PoolUnavailable, QueueFull, QueueTimeo
 from supervisor.seats import PoolSettings, Seats, TransportFactory
 from supervisor.slot import Slot, SlotState
 
-__all__ = ["SESSION_NAMESPACE", "Pool", "PoolSettings", "TransportFactory"]
+__all__ = ["Pool", "PoolSettings", "TransportFactory"]
 
 log = structlog.get_logger(__name__)
-SESSION_NAMESPACE = "session:"  # the owner prefix of stored sessions (see bridge.routes.turns)
 
 
 @attrs.define(eq=False)
@@ -162,30 +161,6 @@ class Pool(Seats):
         slot.last_used = time.monotonic()
         slot.state = SlotState.IDLE
         self._dispatch()
-        self._keep_one_empty(slot)
-
-    def _keep_one_empty(self, kept: Slot) -> None:
-        """Rewinds, in the background, an older held one-exchange stateless conversation when
-        every idle process holds one, so the next new conversation does not wait for a rewind.
-        Replaying such a conversation costs about what the rewind does, so holding it has little
-        value; the one just kept, longer ones and sessions (which say they will continue) are
-        never touched here."""
-        idle = self._idle_slots()
-        if self._waiters or not idle or any(not placement.holds(s) for s in idle):
-            return
-        cheap = [
-            s
-            for s in idle
-            if s is not kept
-            and s.conversation is not None
-            and not s.conversation.namespace.startswith(SESSION_NAMESPACE)
-            and placement.exchanges(s.conversation) <= 1
-        ]
-        if not cheap:
-            return
-        slot = min(cheap, key=lambda s: s.last_used)
-        slot.state = SlotState.RESETTING
-        self.background(self._forget(slot), name=f"forget-{slot.slot_id}")
 
     def _replace_one(self, want: placement.Want) -> bool:
         """Starts a slot for `want` in place of an idle slot that cannot serve it."""
