@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 
 from bench.bench import cli_env, start_bridge
@@ -160,7 +159,6 @@ async def cold_turn(url: str, work: Path, n: int, tag: str) -> float:
     earlier = history(n - 2, tag)
     messages = [{"role": "system", "content": system_prompt()}, *earlier, {"role": "user", "content": "and then?"}]
     spec = to_turn(parse_chat_request({"model": "gpt-4o", "tools": tools(), "messages": messages}), "sonnet")
-    spec = attrs.evolve(spec, hold=True)  # the process is closed after the answer: no rewind
     settings = LaunchSettings(
         command=str(PINNED_CLI),
         request_timeout=60,
@@ -177,7 +175,8 @@ async def cold_turn(url: str, work: Path, n: int, tag: str) -> float:
     try:
         await slot.start(30)
         loop = asyncio.get_running_loop()
-        async for _ in slot.run(spec, chain("", spec.history), loop.time() + 60, 60):
+        # keep: the process is closed after the answer, so it is not rewound
+        async for _ in slot.run(spec, chain("", spec.history), loop.time() + 60, 60, keep=True):
             pass
         return time.perf_counter() - t0
     finally:

@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -80,7 +81,9 @@ HISTORY = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"earlier 
 
 
 async def bridge_turn(http: httpx.AsyncClient, stream: bool, history: bool = False) -> tuple[float, float]:
-    messages = [*(HISTORY if history else []), {"role": "user", "content": PROMPT}]
+    # Each request's history differs from the start, so none finds it held: a full replay.
+    earlier = [{**HISTORY[0], "content": f"{HISTORY[0]['content']} {uuid.uuid4().hex}"}, *HISTORY[1:]]
+    messages = [*(earlier if history else []), {"role": "user", "content": PROMPT}]
     body = {"model": "gpt-4o", "messages": messages, "stream": stream}
     t0 = time.perf_counter()
     first = None
@@ -286,7 +289,7 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
                 "b": "(b) cold `claude -p` per request",
                 "c": "(c) fake upstream alone",
                 "d": "(d) bare script, one warm CLI",
-                "h": "(a) with 10 earlier messages replayed",
+                "h": "(a) with 10 earlier messages replayed (a new history each time)",
                 "s": "(a) session turn with 10 stored messages, on its bound process",
             }
             for key, name in names.items():
