@@ -11,15 +11,8 @@ from tests.conftest import Bridge, MakeBridge
 from tests.fake_upstream import REDACTED_MARKER
 from tests.integration.test_responses import validate_events
 from tests.openapi import assert_valid
+from tests.sample_tools import WEATHER
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 THINK = "<<think:Weighing two options carefully.>>"
 
 

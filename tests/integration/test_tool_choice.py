@@ -16,15 +16,8 @@ import pytest
 from bridge.translate.forced import REASKS
 from tests.conftest import Bridge
 from tests.fake_upstream import Recorded, said
+from tests.sample_tools import WEATHER
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 TIME = {
     "type": "function",
     "function": {

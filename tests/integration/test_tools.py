@@ -10,15 +10,8 @@ import pytest
 
 from tests.conftest import Bridge
 from tests.fake_upstream import block_text
+from tests.sample_tools import WEATHER
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 TIME = {
     "type": "function",
     "function": {"name": "get_time", "description": "Time now.", "parameters": {"type": "object", "properties": {}}},
