@@ -68,7 +68,7 @@ class SubprocessTransport:
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
-            *_with_parent_death_signal(self._argv),
+            *_with_parent_death_signal(self._argv, self._env, self._cwd),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -164,13 +164,24 @@ class SubprocessTransport:
             self._signal_group(signal.SIGKILL)
 
 
-def _with_parent_death_signal(argv: list[str]) -> list[str]:
+def _with_parent_death_signal(argv: list[str], env: Mapping[str, str] | None, cwd: str | None) -> list[str]:
     """The process gets SIGTERM if the bridge dies without closing it (SIGKILL, OOM kill): an
     orphaned CLI would otherwise finish (and pay for) its request before it notices. Linux's
     parent-death signal, set by util-linux's `setpriv` (in every Debian) right before it execs
-    the CLI; without `setpriv` the process only ends once its stdin closes. A command that does
-    not exist is left unwrapped, so that its start fails naming it (not as setpriv's exit)."""
+    the CLI in place (same pid, same process group); without `setpriv` the process only ends once
+    its stdin closes. The command is resolved as the exec would resolve it (the child's PATH, a
+    relative path from its working directory) and handed to setpriv absolute; one that does not
+    resolve is left unwrapped, so that its start fails naming it (not as setpriv's exit)."""
     setpriv = shutil.which("setpriv")
-    if setpriv is None or not argv or shutil.which(argv[0]) is None:
+    command = _resolve(argv[0], env, cwd) if argv else None
+    if setpriv is None or command is None:
         return argv
-    return [setpriv, "--pdeathsig", "TERM", "--", *argv]
+    return [setpriv, "--pdeathsig", "TERM", "--", command, *argv[1:]]
+
+
+def _resolve(command: str, env: Mapping[str, str] | None, cwd: str | None) -> str | None:
+    if "/" in command:
+        path = os.path.join(cwd or os.getcwd(), command)
+        return os.path.abspath(path) if os.path.isfile(path) and os.access(path, os.X_OK) else None
+    found = shutil.which(command, path=os.pathsep.join(os.get_exec_path(dict(env) if env is not None else None)))
+    return os.path.abspath(found) if found else None
