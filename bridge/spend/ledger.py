@@ -39,6 +39,7 @@ class Ledger:
         self._listener = listener  # the metrics, told at once
         self._queued: dict[str, list[tuple[Spend, int, float]]] = {}
         self._writers: dict[str, asyncio.Task[None]] = {}
+        self._closing = False
 
     def record(self, key: str, spend: Spend, requests: int) -> asyncio.Task[None]:
         """Returns the task that writes this addition (awaiting it waits until it is stored)."""
@@ -46,24 +47,37 @@ class Ledger:
             self._listener(key, spend, requests)
         self._queued.setdefault(key, []).append((spend, requests, time.time()))
         writer = self._writers.get(key)
-        if writer is None:
-            writer = self._writers[key] = asyncio.create_task(self._write(key), name=f"usage-{key}")
+        # A writer that is done but whose callback has not run yet takes nothing more.
+        return writer if writer is not None and not writer.done() else self._start_writer(key)
+
+    def _start_writer(self, key: str) -> asyncio.Task[None]:
+        writer = self._writers[key] = asyncio.create_task(self._write(key), name=f"usage-{key}")
+
+        def done(task: asyncio.Task[None]) -> None:
+            # Also for a writer cancelled before it ran (shutdown): the key must never keep a
+            # finished writer. What a cancelled writer left queued is reported by `drain`.
+            if not task.cancelled() and task.exception() is not None:
+                log.error("usage_writer_failed", key=key, error=repr(task.exception()))
+            if self._writers.get(key) is task:
+                del self._writers[key]
+                if self._queued.get(key) and not task.cancelled() and not self._closing:
+                    self._start_writer(key)
+
+        writer.add_done_callback(done)
         return writer
 
     async def _write(self, key: str) -> None:
-        try:
-            while batch := self._queued.pop(key, None):
-                await self._add(key, batch)
-        finally:
-            del self._writers[key]
+        while batch := self._queued.pop(key, None):
+            await self._add(key, batch)
 
     async def _settled(self, key: str | None = None) -> None:
-        """Waits for the writes under way (of one key, or of all)."""
+        """Waits for the writes under way (of one key, or of all). A cancelled reader stops
+        waiting; the writes go on (`asyncio.wait` does not cancel what it waits for)."""
         while True:
             tasks = [t for k, t in self._writers.items() if key in (None, k)]
             if not tasks:
                 return
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks)
 
     async def _add(self, key: str, batch: list[tuple[Spend, int, float]]) -> None:
         def apply(record: Record | None) -> Record | None:
@@ -86,8 +100,14 @@ class Ledger:
         return await self._store.list(KIND)
 
     async def drain(self) -> None:
-        """Waits for every pending addition (before the store closes)."""
+        """Waits for every pending addition (before the store closes); what a writer could not
+        take (it was cancelled) is logged as not recorded."""
         await self._settled()
+        self._closing = True
+        for key, batch in self._queued.items():
+            cost = sum(spend.cost_usd for spend, _, _ in batch)
+            log.warning("usage_not_recorded", key=key, cost_usd=cost, additions=len(batch), error="shut down")
+        self._queued.clear()
 
 
 @attrs.define

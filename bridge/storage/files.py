@@ -56,7 +56,7 @@ class FileStore:
         text = json.dumps(record, ensure_ascii=False)
         try:
             await _in_executor(_write_atomically, path, text)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
             raise StoreError(f"cannot write {path.name}: {exc}") from exc
 
     async def get(self, kind: str, record_id: str) -> Record | None:
@@ -132,8 +132,9 @@ async def _in_executor(fn: Callable[..., T], *args: Any) -> T:
     try:
         return await asyncio.shield(done)
     except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await asyncio.wait([done])
+        while not done.done():  # however often the caller is cancelled meanwhile
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([done])
         raise
 
 
@@ -151,7 +152,7 @@ def _write_atomically(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError:
+    except BaseException:  # also a text that cannot be encoded (a lone surrogate)
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise

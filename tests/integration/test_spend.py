@@ -246,3 +246,30 @@ async def test_replicas_adding_to_one_key_lose_nothing(store: tuple[str, Store])
     record = await ledgers[0].get("key_00000000bb")
     assert record is not None
     assert record["total"]["requests"] == 40 and record["total"]["cost_usd"] == pytest.approx(20.0)
+
+
+async def test_a_cancelled_reader_never_cancels_the_write(tmp_path: Path) -> None:
+    """A budget check or /v1/usage cancelled while it waits for a key's write (a client gone,
+    shutdown) leaves the write to finish."""
+    store = FileStore(tmp_path / "store")
+    ledger = Ledger(store)
+    ledger.record("key_00000000cc", Spend(input_tokens=1, cost_usd=0.5), 1)
+    reader = asyncio.create_task(ledger.get("key_00000000cc"))
+    await asyncio.sleep(0)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    await ledger.drain()
+    record = await store.get(KIND, "key_00000000cc")
+    assert record is not None and record["total"]["cost_usd"] == pytest.approx(0.5)
+
+
+async def test_a_writer_cancelled_before_it_ran_leaves_the_key_writable(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "store")
+    ledger = Ledger(store)
+    ledger.record("key_00000000dd", Spend(cost_usd=1.0), 1).cancel()
+    await asyncio.sleep(0)
+    await asyncio.wait_for(ledger.record("key_00000000dd", Spend(cost_usd=2.0), 1), 10)
+    record = await asyncio.wait_for(ledger.get("key_00000000dd"), 10)
+    assert record is not None
+    assert record["total"]["requests"] == 2 and record["total"]["cost_usd"] == pytest.approx(3.0)
