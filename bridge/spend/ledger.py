@@ -2,12 +2,12 @@
 
 Every turn's Result adds its spend through `store.update` (a per-record lock for files, an
 optimistic transaction for Redis, a single step on the event loop for memory), so concurrent
-requests of one key, also on several replicas, lose nothing. The update runs beside the answer, not before it (an atomic
-file write with its fsync costs the answer ~4 ms, measured); whoever reads a key's spend (the
-budget check, /v1/usage) waits for that key's updates still under way, so a budget is never
-checked against a stale figure on this replica. A turn cut short is added when the CLI confirms
-the interrupt, shortly after its response; a store that fails loses that figure (logged), never
-the client's answer.
+requests of one key, also on several replicas, lose nothing. The update runs beside the answer,
+not before it (an atomic file write with its fsync costs the answer ~4 ms, measured); whoever
+reads a key's spend (the budget check, /v1/usage) waits for that key's updates still under way,
+so a budget is never checked against a stale figure on this replica. A turn cut short is added
+when the CLI confirms the interrupt, shortly after its response; a store that fails loses that
+figure (logged), never the client's answer.
 """
 
 from __future__ import annotations
@@ -88,8 +88,7 @@ class Ledger:
         try:
             await self._store.update(KIND, key, apply)
         except StoreError as exc:
-            cost = sum(spend.cost_usd for spend, _, _ in batch)
-            log.warning("usage_not_recorded", key=key, cost_usd=cost, additions=len(batch), error=str(exc))
+            _not_recorded(key, batch, str(exc))
 
     async def get(self, key: str) -> Record | None:
         await self._settled(key)
@@ -105,9 +104,13 @@ class Ledger:
         await self._settled()
         self._closing = True
         for key, batch in self._queued.items():
-            cost = sum(spend.cost_usd for spend, _, _ in batch)
-            log.warning("usage_not_recorded", key=key, cost_usd=cost, additions=len(batch), error="shut down")
+            _not_recorded(key, batch, "shut down")
         self._queued.clear()
+
+
+def _not_recorded(key: str, batch: list[tuple[Spend, int, float]], error: str) -> None:
+    cost = sum(spend.cost_usd for spend, _, _ in batch)
+    log.warning("usage_not_recorded", key=key, cost_usd=cost, additions=len(batch), error=error)
 
 
 @attrs.define
