@@ -81,9 +81,10 @@ HISTORY = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"earlier 
 
 
 async def bridge_turn(http: httpx.AsyncClient, stream: bool, history: bool = False) -> tuple[float, float]:
-    # Each request's history differs from the start, so none finds it held: a full replay.
-    earlier = [{**HISTORY[0], "content": f"{HISTORY[0]['content']} {uuid.uuid4().hex}"}, *HISTORY[1:]]
-    messages = [*(earlier if history else []), {"role": "user", "content": PROMPT}]
+    messages = [{"role": "user", "content": PROMPT}]
+    if history:
+        # Each request's history differs from the start, so none finds it held: a full replay.
+        messages = [{**HISTORY[0], "content": f"{HISTORY[0]['content']} {uuid.uuid4().hex}"}, *HISTORY[1:], *messages]
     body = {"model": "gpt-4o", "messages": messages, "stream": stream}
     t0 = time.perf_counter()
     first = None

@@ -183,5 +183,5 @@ def _resolve(command: str, env: Mapping[str, str] | None, cwd: str | None) -> st
     if "/" in command:
         path = os.path.join(cwd or os.getcwd(), command)
         return os.path.abspath(path) if os.path.isfile(path) and os.access(path, os.X_OK) else None
-    found = shutil.which(command, path=os.pathsep.join(os.get_exec_path(dict(env) if env is not None else None)))
+    found = shutil.which(command, path=os.pathsep.join(os.get_exec_path(env)))
     return os.path.abspath(found) if found else None

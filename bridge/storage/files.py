@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiofiles
 import aiofiles.os
 
 from bridge.storage.base import SAFE_ID, Change, CorruptRecord, Record, StoreError, decode_record
