@@ -21,20 +21,13 @@ from pydantic import BaseModel
 
 from tests.clients.conftest import base_url
 from tests.conftest import Bridge
+from tests.sample_tools import WEATHER
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
     # LiteLLM's own types trip a pydantic notice on import; it says nothing about the bridge.
     pytest.mark.filterwarnings("ignore:Items? .* (is|are) using the `ReadOnly` qualifier:UserWarning"),
 ]
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 class City(BaseModel):
