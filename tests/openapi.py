@@ -1,4 +1,4 @@
-"""Validation against OpenAI's own OpenAPI document (../shared/openai-openapi/openapi.yaml).
+"""Validation against OpenAI's own OpenAPI document (vendor/openai-openapi/openapi.yaml).
 
 The document uses OpenAPI 3.0's `nullable: true`; JSON Schema 2020-12 needs that spelled as a
 `null` type, so it is rewritten once on load (see that folder's README).
@@ -15,7 +15,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT.parent / "shared" / "openai-openapi" / "openapi.yaml"
+SPEC = ROOT / "vendor" / "openai-openapi" / "openapi.yaml"
 
 
 def _denull(node: Any) -> Any:
