@@ -14,10 +14,7 @@ PORT ?= 8000
 run: setup cli ## set up, then serve on HOST:PORT
 	$(PY) run.py
 
-test: setup-dev cli clients redis-server chromium deploy-tools ## set up, then lint, type-check and run the whole suite
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
+test: setup-dev cli clients redis-server chromium deploy-tools lint ## set up, then lint, type-check and run the whole suite
 	$(PY) -m pytest -q -p no:cacheprovider
 
 setup: $(VENV)/.runtime
@@ -101,10 +98,11 @@ upgrade-cli: ## pin another Claude CLI (VERSION=..., default the newest) and run
 		sed -i "s/^CLI_VERSION := .*/CLI_VERSION := $$V/" Makefile
 	$(MAKE) test
 
-lint: setup-dev
+lint: setup-dev ## ruff, mypy and the import contracts in pyproject.toml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: setup-dev
 	$(VENV)/bin/ruff check --fix .

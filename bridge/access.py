@@ -18,7 +18,6 @@ from aiohttp import web
 
 from bridge import appkeys
 from bridge.errors import ApiError, InsufficientQuota
-from bridge.routes.docs import CSP, is_doc_page
 from bridge.spend.budgets import ANONYMOUS, exceeded, fingerprint
 
 GENERATION_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/messages")
@@ -113,8 +112,6 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     replica = request.app[appkeys.CONFIG].replica_id
     if replica:  # behind a load balancer: which replica answered (tests and operators read it)
         response.headers[REPLICA_HEADER] = replica
-    if is_doc_page(request.path):
-        response.headers["Content-Security-Policy"] = CSP
     origins = request.app[appkeys.CONFIG].cors_origins
     origin = request.headers.get("Origin")
     if origins and origin and ("*" in origins or origin in origins):

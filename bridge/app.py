@@ -7,9 +7,10 @@ from aiohttp import web
 from bridge import appkeys
 from bridge.access import access_middleware, add_headers
 from bridge.config import Config
-from bridge.errors import error_middleware
+from bridge.error_middleware import error_middleware
 from bridge.logs import request_context_middleware
-from bridge.metrics import Metrics, metrics_middleware, metrics_view
+from bridge.metrics import Metrics
+from bridge.metrics_http import metrics_middleware, metrics_view
 from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
@@ -28,6 +29,7 @@ def create_app(config: Config) -> web.Application:
     app[appkeys.LIMITER] = RateLimiter(config.rate_limit_rpm, config.rate_limit_concurrent)
     app[appkeys.THINKING] = ThinkingCache()
     app.on_response_prepare.append(add_headers)
+    app.on_response_prepare.append(docs.add_csp)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(pool_ctx)
     app.router.add_get("/", info.index)

@@ -1,5 +1,5 @@
-"""Domain errors and the one middleware that turns every failure into an error body: OpenAI's,
-or Anthropic's on the Messages API routes (`/v1/messages...`).
+"""Domain errors and how each becomes an error body: OpenAI's, or Anthropic's on the Messages API
+routes (`/v1/messages...`). The middleware that applies this is bridge/error_middleware.py.
 
 Handlers raise; nothing below this module knows about HTTP status codes or JSON envelopes.
 """
@@ -7,16 +7,12 @@ Handlers raise; nothing below this module knows about HTTP status codes or JSON 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
 from aiohttp import web
 
 from bridge.storage.base import CorruptRecord, StoreError
 from supervisor import errors as sup
-
-log = structlog.get_logger(__name__)
 
 
 class ApiError(Exception):
@@ -241,34 +237,3 @@ def anthropic_error(err: ApiError, request_id: str | None = None) -> tuple[int, 
     if request_id:
         body["request_id"] = request_id
     return status, body
-
-
-def error_response(err: ApiError, request: web.Request | None = None) -> web.Response:
-    if request is not None and is_anthropic_route(request.path):
-        from bridge.appkeys import REQUEST_ID  # appkeys imports modules that import this one
-
-        request_id = request.get(REQUEST_ID)
-        status, body = anthropic_error(err, request_id)
-        headers = {**err.headers, **({"request-id": request_id} if request_id else {})}
-        return web.json_response(body, status=status, headers=headers)
-    return web.json_response(err.body(), status=err.status, headers=err.headers)
-
-
-@web.middleware
-async def error_middleware(
-    request: web.Request,
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return error_response(to_api_error(exc), request)
-    except (ApiError, sup.SupervisorError, StoreError) as exc:
-        err = to_api_error(exc)
-        log.info("request_failed", status=err.status, code=err.code, error=err.message[:300])
-        return error_response(err, request)
-    except Exception:
-        log.exception("unhandled_error")
-        return error_response(to_api_error(RuntimeError()), request)

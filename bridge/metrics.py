@@ -5,14 +5,13 @@ counts; /v1/usage has the stored totals). One registry per application (tests bu
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bridge import appkeys
 from bridge.spend.figures import Spend
 from supervisor.pool import Pool
 from supervisor.runner import TurnRunner
@@ -125,29 +124,3 @@ class Metrics:
     def count_tokens(self, prompt: int, completion: int) -> None:
         self.tokens.labels("in").inc(prompt)
         self.tokens.labels("out").inc(completion)
-
-
-@web.middleware
-async def metrics_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    metrics = request.app[appkeys.METRICS]
-    request[STARTED] = time.perf_counter()
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        metrics.requests.labels(route, request.method, str(status)).inc()
-        metrics.latency.labels(route).observe(time.perf_counter() - request[STARTED])
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[appkeys.METRICS].registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,7 +1,7 @@
 """GET /openapi.json, and the API pages: Swagger UI at /docs and ReDoc at /redoc.
 
 Both pages come from aiohttp-swagger3, which bundles their scripts, styles and fonts: nothing is
-fetched from a CDN, and the page's own Content-Security-Policy (see `add_headers`) says so.
+fetched from a CDN, and the page's own Content-Security-Policy (`add_csp`) says so.
 Request validation by that library stays off: the bridge's validators own every error message.
 """
 
@@ -55,3 +55,9 @@ def add_pages(app: web.Application) -> None:
 
 def is_doc_page(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in DOC_PATHS)
+
+
+async def add_csp(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the pages' Content-Security-Policy."""
+    if is_doc_page(request.path):
+        response.headers["Content-Security-Policy"] = CSP
