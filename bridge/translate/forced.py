@@ -29,7 +29,6 @@ from supervisor.turn import ReAsk
 
 REASKS = 2
 WRAPPER = "tool_call"
-BRANCHES = f"/properties/{WRAPPER}/oneOf"
 
 
 def call_id() -> str:

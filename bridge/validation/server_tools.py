@@ -24,14 +24,6 @@ _KINDS = (
 WEB_TOOLS = ("web_search", "web_fetch")
 
 
-def server_tool_family(kind: str) -> str | None:
-    """`web_search` or `web_fetch` for the web tools (any version), else None."""
-    for pattern, family, _ in _KINDS:
-        if pattern.match(kind):
-            return family
-    return None
-
-
 def server_tool_refusal(kind: str, *, web_mode: bool) -> str | None:
     """Why a server tool of this type cannot be offered, or None when it may be (web tools in web mode)."""
     for pattern, family, what in _KINDS:

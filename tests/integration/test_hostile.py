@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 import pytest_asyncio
 
 from tests.conftest import Bridge, start_bridge, stop_bridge
 from tests.fake_upstream import FakeUpstream
+
+# What the bridge's own ids look like on disk (sess_..., resp_..., and the ledger's keys).
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}\.json")
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -414,9 +419,17 @@ async def test_hostile_input_is_refused_before_any_work(hostile_bridge: Bridge, 
 
 
 async def test_nothing_was_stored_under_a_hostile_name(hostile_bridge: Bridge) -> None:
+    """Runs after the hostile cases on the same bridge; one legitimate session is stored here so
+    that the listing cannot pass by being empty."""
+    async with httpx.AsyncClient(base_url=hostile_bridge.url) as client:
+        created = await client.post("/v1/sessions", json={})
+        assert created.status_code == 200, created.text
+    legit = f"{created.json()['id']}.json"
     history = Path(hostile_bridge.pool.launch.workdir).parent / "history"
-    stored = [p.name for p in history.rglob("*")] if history.exists() else []
+    stored = [p.name for p in history.rglob("*") if p.is_file()]
+    assert legit in stored, stored
     assert all(name.isascii() and name.isprintable() and name.strip() == name for name in stored), stored
+    assert all(SAFE_NAME.fullmatch(name) for name in stored), stored
 
 
 @pytest.mark.parametrize(("sent", "echoed"), [("ok-id.1:2", True), ("a\tb", False), ("a" * 129, False), ("é", False)])
