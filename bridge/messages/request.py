@@ -262,8 +262,6 @@ def parse_messages_request(
     tool_choice, tool_name, parallel = _tool_choice(body.get("tool_choice"), tools)
     thinking, budget, show_thinking = _thinking(body.get("thinking"), max_tokens, notes)
     effort, response_format = _output_config(body.get("output_config"))
-    if response_format is not None and tools:
-        raise unsupported("output_config.format", "structured output cannot be combined with 'tools' here.")
     _unapplied(body, notes)
     chat = ChatCompletionRequest(
         model=model,
