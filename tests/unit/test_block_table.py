@@ -248,3 +248,33 @@ def test_an_unknown_field_and_explicit_nulls() -> None:
     with pytest.raises(InvalidRequest, match="'5m' or '1h'"):
         check_block("b", {**TEXT, "cache_control": {"type": "ephemeral", "ttl": "2h"}})
     check_block("b", {"type": "mcp_tool_use", "anything": 1})  # not Anthropic's: left to the translator
+
+
+def test_custom_tool_fields_are_the_sdks() -> None:
+    """`tools[]` entries (ToolParam); `input_schema` is checked as a JSON schema elsewhere."""
+    from anthropic.types import ToolParam
+
+    from bridge.messages.request import CUSTOM_TOOL
+
+    sdk = FromSdk()
+    hints = get_type_hints(ToolParam, include_extras=True)
+    fields = {k: (sdk.spec(v), _required(v)) for k, v in hints.items() if k != "input_schema"}
+    assert {k: v for k, v in CUSTOM_TOOL.items() if k != "input_schema"} == fields
+    assert CUSTOM_TOOL["input_schema"] == (OBJECT, True) and _required(hints["input_schema"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("strict", "yes"), ("defer_loading", 1), ("input_examples", {"a": 1}), ("cache_control", {"type": "x"})],
+)
+def test_a_wrongly_typed_tool_field_is_refused(field: str, value: Any) -> None:
+    from bridge.messages.request import parse_messages_request
+
+    tool = {"name": "f", "input_schema": {"type": "object"}, field: value}
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "tools": [tool]}
+    with pytest.raises(InvalidRequest) as refused:
+        parse_messages_request(body)
+    assert refused.value.param is not None and refused.value.param.startswith(f"tools.0.{field}")
+    with pytest.raises(InvalidRequest) as top:
+        parse_messages_request({**body, "tools": None, "cache_control": {"type": "ephemeral", "ttl": 5}})
+    assert top.value.param == "cache_control.ttl"
