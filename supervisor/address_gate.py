@@ -9,7 +9,8 @@ normalised here exactly as the standard does, and an address host is judged with
 The verdict is an allow-list in spirit: an IPv4 address must lie outside every special-purpose
 range that is not globally reachable (IANA's registry, plus multicast and 240/4); an IPv6 address
 must be global unicast (2000::/3) outside the special ranges, and every IPv6 form that carries an
-IPv4 address (mapped, translated, compatible, NAT64, 6to4, Teredo) is judged by that address.
+IPv4 address (mapped, translated, compatible, NAT64, 6to4, Teredo) is judged by that address;
+the local-use NAT64 prefix, whose layout only the local network knows, is refused outright.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ EMBEDDED_LOW32 = (
     V6("64:ff9b::/96"),  # NAT64 well-known prefix
     V6("64:ff9b:1::/48"),  # NAT64 local-use prefix
 )
+# The local-use NAT64 prefix is the local network's own: its translator may use any RFC 6052
+# layout (the IPv4 address need not be the last 32 bits), and it is not globally reachable. So
+# it is refused whatever it seems to embed.
+NAT64_LOCAL = V6("64:ff9b:1::/48")
 SIX_TO_FOUR = V6("2002::/16")
 TEREDO = V6("2001::/32")
 # Inside 2000::/3 but not a destination on the public internet.
@@ -67,6 +72,8 @@ def is_public(ip: IPAddress) -> bool:
     """May a fetch reach this address? Refuses everything that is not globally reachable unicast."""
     if isinstance(ip, ipaddress.IPv4Address):
         return ip.is_global and not any(ip in net for net in REFUSED_V4)
+    if ip in NAT64_LOCAL:
+        return False
     embedded = embedded_ipv4(ip)
     if embedded:
         return all(is_public(v4) for v4 in embedded)

@@ -107,6 +107,8 @@ FORMS: list[tuple[str, str | None, bool]] = [
     ("[64:ff9b::10.0.0.1]", "64:ff9b::a00:1", REFUSE),
     ("[64:ff9b:1::7f00:1]", "64:ff9b:1::7f00:1", REFUSE),  # NAT64 local-use 64:ff9b:1::/48
     ("[64:ff9b:1::127.0.0.1]", "64:ff9b:1::7f00:1", REFUSE),
+    ("[64:ff9b:1::808:808]", "64:ff9b:1::808:808", REFUSE),  # local-use: any layout, not global
+    ("[64:ff9b:1:7f00:0:100::]", "64:ff9b:1:7f00:0:100::", REFUSE),  # 127.0.0.1 in the RFC 6052 /48 layout
     ("[2002:7f00:1::]", "2002:7f00:1::", REFUSE),  # 6to4 2002::/16
     ("[2002:c0a8:101::1]", "2002:c0a8:101::1", REFUSE),
     ("[2001:0:4136:e378:8000:63bf:80ff:fffe]", "2001:0:4136:e378:8000:63bf:80ff:fffe", REFUSE),  # Teredo, 127.0.0.1
