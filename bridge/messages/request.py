@@ -119,7 +119,7 @@ def _tools(raw: Any, notes: Notes, web_mode: bool) -> tuple[FunctionDef, ...]:
                 f"{path}.name",
                 "must be 1 to 56 letters, digits, '_' or '-' (the CLI adds an 8-character prefix to Anthropic's 64)",
             )
-        description = string(f"{path}.description", tool.get("description", ""))
+        description = string(f"{path}.description", tool.get("description") or "")
         schema = check_schema(f"{path}.input_schema", tool["input_schema"], object_root=True)
         for key in ("cache_control", "strict", "input_examples", "defer_loading", "eager_input_streaming"):
             if tool.get(key) not in (None, False):
