@@ -3,9 +3,10 @@
 The CLI's own checks do not stop a fetch of the host's private network: it refuses hostnames
 without a dot (`localhost`, `[::1]`) but not `127.0.0.1`, `10.0.0.5` or a public name that
 resolves to a private address, and its remote "domain check" is a blocklist of domains, not of
-addresses. So the bridge's PreToolUse gate resolves the URL's host itself and denies the call
-unless every address it resolves to is public. The lookup is the only I/O here
-(`fetch_addresses`, awaited by the slot before it asks the pure `fetch_denial`).
+addresses. So the bridge's PreToolUse gate reads the URL's host as the CLI does (an address in
+any numeric spelling is that address: `address_gate`), resolves a name itself, and denies the
+call unless every address is public. The lookup is the only I/O here (`fetch_addresses`,
+awaited by the slot before it asks the pure `fetch_denial`).
 
 What this cannot see: a name that resolves to a public address for the check and to a private
 one when the CLI fetches a moment later (DNS rebinding). The CLI does not follow redirects to
@@ -20,9 +21,10 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+from supervisor.address_gate import IPAddress, is_public, parse_host
+
 FETCH_TOOL = "WebFetch"
 RESOLVE_TIMEOUT = 5.0
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Characters that WHATWG URL parsing (the CLI's) and Python's urlsplit read differently, e.g.
 # `http://127.0.0.1\@example.com/` is 127.0.0.1 to the CLI and example.com to urlsplit, and
 # WHATWG drops tabs and newlines anywhere. A URL with one of them is refused, not interpreted.
@@ -39,22 +41,30 @@ def fetch_url(request: dict[str, Any]) -> str | None:
     return url if isinstance(url, str) else ""
 
 
-def fetch_host(url: str) -> str | None:
-    """The host the CLI would connect to, or None when the URL is not one the gate can judge."""
+def fetch_target(url: str) -> IPAddress | str | None:
+    """The host the CLI would connect to (an address, or a name to resolve), or None when the URL
+    is not one the gate can judge."""
     try:
         parts = urlsplit(url)
-        host = parts.hostname
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     if any(ch in UNPRINTABLE for ch in url) or any(ch in AMBIGUOUS_IN_HOST for ch in parts.netloc):
         return None
-    try:
-        return host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError:
-        return None
+    netloc = parts.netloc
+    if netloc.startswith("["):
+        host = netloc[: netloc.find("]") + 1]
+    else:
+        host = netloc.rpartition(":")[0] if ":" in netloc else netloc
+    return parse_host(host)
+
+
+def fetch_host(url: str) -> str | None:
+    """`fetch_target` as text (an address in its canonical form)."""
+    target = fetch_target(url)
+    return None if target is None else str(target)
 
 
 async def fetch_addresses(request: dict[str, Any], timeout: float = RESOLVE_TIMEOUT) -> tuple[str, ...] | None:
@@ -62,9 +72,11 @@ async def fetch_addresses(request: dict[str, Any], timeout: float = RESOLVE_TIME
     url = fetch_url(request)
     if url is None:
         return None
-    host = fetch_host(url)
+    host = fetch_target(url)
     if host is None:
         return ()
+    if not isinstance(host, str):
+        return (str(host),)  # an address host: nothing to look up
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout)
@@ -75,22 +87,18 @@ async def fetch_addresses(request: dict[str, Any], timeout: float = RESOLVE_TIME
 
 def _public(address: str) -> bool:
     try:
-        ip = ipaddress.ip_address(address)
+        return is_public(ipaddress.ip_address(address))
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if ip in NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None and not _public(str(embedded)):
-            return False
-    return ip.is_global and not ip.is_multicast
 
 
 def fetch_denial(url: str, addresses: tuple[str, ...]) -> str | None:
     """Why a WebFetch of `url` (whose host resolved to `addresses`) is refused; None: allowed. Pure."""
-    if fetch_host(url) is None:
+    target = fetch_target(url)
+    if target is None:
         return "WebFetch is refused by the bridge: only plain http(s) URLs with a host name can be fetched."
+    if not isinstance(target, str):
+        addresses = (str(target),)  # an address host is judged as the CLI reads it, whatever was looked up
     if not addresses:
         return "WebFetch is refused by the bridge: the URL's host does not resolve."
     private = [a for a in addresses if not _public(a)]

@@ -1,6 +1,8 @@
 """Messages API `system` and `messages` -> the internal chat messages (ChatMessageIn). Pure.
 
-Blocks map one to one onto what the internal model holds: text; images (base64, checked like
+Every block of a type Anthropic defines is first checked field by field against its shape
+(`block_table`): a wrongly typed or missing field is a 400 before anything else happens. Then
+blocks map one to one onto what the internal model holds: text; images (base64, checked like
 every inline image, or by URL, which the CLI hands to Anthropic unchanged: the bridge's host
 fetches nothing); an assistant's `tool_use`; a user's `tool_result` (with `is_error`). Thinking
 blocks of earlier assistant turns are accepted and not replayed (see the README). What cannot
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.messages.block_table import check_block
 from bridge.messages.fields import array, bad, boolean, obj, one_of, string, unsupported
 from bridge.schemas import ChatMessageIn, ImageUrlPart, Part, TextPart, ToolCallIn
 from bridge.validation.content import TOOL_CALL_ID, image_part
@@ -38,11 +41,14 @@ class Notes:
 
 
 def _kind(path: str, block: Any) -> str:
+    """The block's type, once the block has exactly the shape Anthropic defines for it."""
     if not isinstance(block, dict):
         raise bad(path, "Input should be a content block object", "invalid_type")
     if "type" not in block:
         raise bad(f"{path}.type", "Field required", "missing_required_parameter")
-    return string(f"{path}.type", block["type"])
+    kind = string(f"{path}.type", block["type"])
+    check_block(path, block)
+    return kind
 
 
 def _text(path: str, block: dict[str, Any], notes: Notes) -> TextPart:

@@ -16,8 +16,11 @@ from typing import Any
 import attrs
 
 from bridge.errors import InvalidRequest
+from bridge.messages.block_parts import CACHE
+from bridge.messages.block_table import CACHE_CONTROL, OBJECTS
 from bridge.messages.content import Notes, parse_messages, system_messages
 from bridge.messages.fields import array, bad, boolean, integer, number, obj, one_of, string, unsupported
+from bridge.messages.specs import BOOLEAN, OBJECT, STRING, Field, check, check_object, list_of, lit, nullable, opt, req
 from bridge.schemas import ChatCompletionRequest, FunctionDef, ResponseFormat
 from bridge.validation.limits import Limits, check_count, check_replay
 from bridge.validation.server_tools import server_tool_refusal
@@ -68,17 +71,20 @@ COUNT_KNOWN = {"model", "messages", "system", "tools", "tool_choice", "thinking"
     "inference_geo",
     "diagnostics",
 }
-CUSTOM_TOOL_KEYS = {
-    "type",
-    "name",
-    "description",
-    "input_schema",
-    "cache_control",
-    "strict",
-    "input_examples",
-    "defer_loading",
-    "eager_input_streaming",
-    "allowed_callers",
+# A custom tool's fields (the SDK's ToolParam): checked like content blocks.
+CUSTOM_TOOL: dict[str, Field] = {
+    "type": opt(nullable(lit("custom"))),
+    "name": req(STRING),
+    "description": opt(STRING),
+    "input_schema": req(OBJECT),
+    "cache_control": CACHE,
+    "strict": opt(BOOLEAN),
+    "input_examples": opt(list_of(OBJECT)),
+    "defer_loading": opt(BOOLEAN),
+    "eager_input_streaming": opt(nullable(BOOLEAN)),
+    "allowed_callers": opt(
+        list_of(lit("direct", "code_execution_20250825", "code_execution_20260120", "code_execution_20260521"))
+    ),
 }
 
 
@@ -106,14 +112,14 @@ def _tools(raw: Any, notes: Notes, web_mode: bool) -> tuple[FunctionDef, ...]:
             if tool.get("max_uses") is not None:
                 notes.add("tools.max_uses")
             continue
-        obj(path, tool, CUSTOM_TOOL_KEYS, ("name", "input_schema"))
+        check_object(path, tool, CUSTOM_TOOL, OBJECTS)
         name = string(f"{path}.name", tool["name"])
         if not NAME.fullmatch(name):
             raise bad(
                 f"{path}.name",
                 "must be 1 to 56 letters, digits, '_' or '-' (the CLI adds an 8-character prefix to Anthropic's 64)",
             )
-        description = string(f"{path}.description", tool.get("description", ""))
+        description = string(f"{path}.description", tool.get("description") or "")
         schema = check_schema(f"{path}.input_schema", tool["input_schema"], object_root=True)
         for key in ("cache_control", "strict", "input_examples", "defer_loading", "eager_input_streaming"):
             if tool.get(key) not in (None, False):
@@ -215,7 +221,9 @@ def _unapplied(body: dict[str, Any], notes: Notes) -> None:
             one_of(name, value, ("auto", "standard_only"))
         elif name == "speed":
             one_of(name, value, ("standard", "fast"))
-        elif name in ("cache_control", "diagnostics"):
+        elif name == "cache_control":
+            check(name, value, CACHE_CONTROL, OBJECTS)
+        elif name == "diagnostics":
             obj(name, value, set(value) if isinstance(value, dict) else set())
         else:
             string(name, value)
@@ -262,8 +270,6 @@ def parse_messages_request(
     tool_choice, tool_name, parallel = _tool_choice(body.get("tool_choice"), tools)
     thinking, budget, show_thinking = _thinking(body.get("thinking"), max_tokens, notes)
     effort, response_format = _output_config(body.get("output_config"))
-    if response_format is not None and tools:
-        raise unsupported("output_config.format", "structured output cannot be combined with 'tools' here.")
     _unapplied(body, notes)
     chat = ChatCompletionRequest(
         model=model,

@@ -12,6 +12,7 @@ from tests.conftest import Bridge, MakeBridge
 from tests.fake_upstream import block_text
 from tests.integration.test_responses import validate_events
 from tests.openapi import assert_valid
+from tests.unit.test_address_gate import FORMS
 
 SEARCH = "<<websearch:bridge news>>"
 LINKS = [
@@ -183,3 +184,100 @@ async def test_webfetch_of_a_loopback_address_fetches_nothing(
     assert result.get("is_error") is True
     assert "refused by the bridge" in block_text(result["content"]), "the bridge's own gate refused it"
     assert "non-public address" in block_text(result["content"])
+
+
+# Every form of a non-public host the gate must refuse (issue 17): the refused rows of the
+# gate's table that the CLI's URL parser accepts (numeric spellings of the loopback listener's
+# address, IPv6 forms embedding a private IPv4 address, the special ranges). The rows it rejects
+# never reach the gate: the CLI refuses them as invalid URLs first.
+BAD_HOSTS = [host for host, read_as, allowed in FORMS if not allowed and read_as is not None]
+
+
+@pytest.fixture
+async def loopback_listener() -> AsyncIterator[tuple[int, list[str]]]:
+    """One port listening on 127.0.0.1 and ::1, counting every accepted TCP connection (the
+    count is taken when the connection is accepted, before anything is read)."""
+    connections: list[str] = []
+
+    def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(str(writer.get_extra_info("peername")))
+        writer.close()
+
+    server4 = await asyncio.start_server(accepted, "127.0.0.1", 0)
+    port = server4.sockets[0].getsockname()[1]
+    servers = [server4]
+    try:
+        servers.append(await asyncio.start_server(accepted, "::1", port))
+    except OSError:
+        pass  # no IPv6 loopback here: the IPv6 forms still must not reach the IPv4 one
+    yield port, connections
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_webfetch_of_every_non_public_form_fetches_nothing(
+    web_bridge: Bridge, loopback_listener: tuple[int, list[str]]
+) -> None:
+    port, connections = loopback_listener
+    urls = [f"http://{host}:{port}/" for host in BAD_HOSTS]
+    calls = json.dumps([["WebFetch", {"url": url, "prompt": "Summarise the page."}] for url in urls])
+    client = web_bridge.client()
+    await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": f"fetch them <<calls:{calls}>>"}]
+    )
+    assert connections == [], "the CLI connected to the loopback listener"
+    follow_up = web_bridge.fake.messages_requests()[-1]
+    calls_made = {
+        b["id"]: b["input"]["url"]
+        for m in follow_up.messages
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if b["type"] == "tool_use"
+    }
+    results = {
+        b["tool_use_id"]: b
+        for m in follow_up.messages
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if b["type"] == "tool_result"
+    }
+    assert sorted(calls_made.values()) == sorted(urls)
+    for call_id, url in calls_made.items():
+        result = results[call_id]
+        assert result.get("is_error") is True, url
+        assert "refused by the bridge" in block_text(result["content"]), (url, block_text(result["content"]))
+
+
+async def test_the_cli_reads_numeric_hosts_as_the_gate_does(
+    web_bridge: Bridge, monkeypatch: pytest.MonkeyPatch, loopback_listener: tuple[int, list[str]]
+) -> None:
+    """The CLI-finding behind the gate's table: with the gate's address check switched off (in this
+    test only), the CLI's own refusals show how it read each host. Its domain preflight fails on a
+    machine without internet and names the host as parsed ("Unable to verify if domain 127.0.0.1");
+    every IPv6 host is refused by its "no dot" rule; a host its URL parser rejects is an
+    InputValidationError. A new CLI version that reads a form differently fails here."""
+    from supervisor import client_tools
+
+    monkeypatch.setattr(client_tools, "fetch_denial", lambda url, addresses: None)
+    port, connections = loopback_listener
+    urls = {f"http://{host}:{port}/": (host, read_as) for host, read_as, _ in FORMS}
+    calls = json.dumps([["WebFetch", {"url": url, "prompt": "p"}] for url in urls])
+    await web_bridge.client().chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": f"read them <<calls:{calls}>>"}]
+    )
+    follow_up = web_bridge.fake.messages_requests()[-1]
+    blocks = [b for m in follow_up.messages if isinstance(m["content"], list) for b in m["content"]]
+    said = {b["tool_use_id"]: block_text(b["content"]) for b in blocks if b["type"] == "tool_result"}
+    readings = {b["input"]["url"]: said[b["id"]] for b in blocks if b["type"] == "tool_use"}
+    if "Unable to verify if domain" not in readings[f"http://8.8.8.8:{port}/"]:
+        pytest.skip("the CLI's domain preflight answered (this machine reaches api.anthropic.com)")
+    assert connections == []
+    for url, (host, read_as) in urls.items():
+        text = readings[url]
+        if read_as is None:
+            assert "InputValidationError" in text and "Invalid URL" in text, (host, text)
+        elif host.startswith("["):
+            assert "hostnames without a dot" in text, (host, text)
+        else:
+            assert f"Unable to verify if domain {read_as} is safe" in text, (host, text)

@@ -113,6 +113,9 @@ def test_a_conversation_with_tools_round_trips_into_lines() -> None:
     assert isinstance(req.chat.messages[-1].content[1], ImageUrlPart)  # type: ignore[index]
 
 
+DOCUMENT_SOURCE = {"type": "text", "media_type": "text/plain", "data": "d"}
+
+
 @pytest.mark.parametrize(
     ("extra", "path"),
     [
@@ -129,11 +132,11 @@ def test_a_conversation_with_tools_round_trips_into_lines() -> None:
         ({"container": "c1"}, "container"),
         ({"thinking": {"type": "enabled", "budget_tokens": 100}}, "thinking.budget_tokens"),
         (
-            {"output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}}, "tools": [TOOL]},
-            "output_config.format",
+            {"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]},
+            "messages.0.content.0.source.type",
         ),
         (
-            {"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]},
+            {"messages": [{"role": "user", "content": [{"type": "document", "source": DOCUMENT_SOURCE}]}]},
             "messages.0.content.0.type",
         ),
         (
