@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
+from bridge import appkeys
+from bridge.access import CLIENT
 from bridge.ownership import OWNER, Caller, Use, may, stamp
+from bridge.routes.turns import namespace
 
 A = Caller("key_aaaaaaaaaa")
 B = Caller("key_bbbbbbbbbb")
@@ -36,3 +40,14 @@ def test_without_api_keys_nothing_changes() -> None:
     assert stamp({"id": "x"}, NO_KEYS) == {"id": "x"}
     for use in Use:
         assert may(NO_KEYS, {"id": "x"}, use) and may(NO_KEYS, stamp({"id": "y"}, A), use)
+
+
+def test_a_held_session_is_named_with_its_key() -> None:
+    """A process holding key A's session `s` never resumes it for key B naming `s` too."""
+    names = set()
+    for key in ("key_aaaaaaaaaa", "key_bbbbbbbbbb"):
+        request = make_mocked_request("POST", "/v1/chat/completions")
+        request[appkeys.ACCOUNT] = key
+        request[CLIENT] = key
+        names |= {namespace(request, "s"), namespace(request, None)}
+    assert len(names) == 4
