@@ -8,7 +8,8 @@ key's records (and records stored before owners were kept, which name none), but
 their own: a conversation goes upstream under the key that owns it, never under another. With no
 API_KEYS (one user) nothing is checked and nothing is stamped.
 
-`may` is the one place that decides; the routes only ask it (`bridge.routes.caller` says who asks).
+`may` is the one place that decides; the routes ask it, or read through `fetch` (`bridge.routes.caller`
+says who asks).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import enum
 from typing import Any
 
 import attrs
+
+from bridge.storage.base import CorruptRecord, Record, Store
 
 OWNER = "owner"
 
@@ -47,3 +50,19 @@ def may(caller: Caller, record: dict[str, Any], use: Use) -> bool:
 def stamp(record: dict[str, Any], caller: Caller) -> dict[str, Any]:
     """The record, naming its owner (unchanged without API_KEYS). Pure."""
     return record if caller.owner is None else {**record, OWNER: caller.owner}
+
+
+async def fetch(store: Store, kind: str, record_id: str, caller: Caller, use: Use) -> Record | None:
+    """The stored record if `caller` may `use` it, else None, as for an id nothing holds.
+
+    A record that cannot be read names no owner anyone can see, so it counts as one stored
+    without an owner: its corrupt_record error goes to those who may use such records (admin
+    keys, everyone without API_KEYS), and other keys are answered as for a missing id.
+    """
+    try:
+        record = await store.get(kind, record_id)
+    except CorruptRecord:
+        if may(caller, {}, use):
+            raise
+        return None
+    return record if record is not None and may(caller, record, use) else None

@@ -21,8 +21,8 @@ from typing import Any
 import attrs
 
 from bridge.errors import ApiError, NotFound
-from bridge.ownership import Caller, Use, may, stamp
-from bridge.storage.base import Record, Store
+from bridge.ownership import Caller, Use, fetch, may, stamp
+from bridge.storage.base import CorruptRecord, Record, Store
 
 KIND = "sessions"
 KEYS_KEPT = 16
@@ -120,16 +120,21 @@ class Sessions:
         await self._store.put(KIND, record["id"], record)
         return record
 
-    async def get(self, caller: Caller, session_id: str) -> Record:
-        record = await self._store.get(KIND, session_id)
-        if record is None or not may(caller, record, Use.READ):
+    async def get(self, caller: Caller, session_id: str, use: Use = Use.READ) -> Record:
+        record = await fetch(self._store, KIND, session_id, caller, use)
+        if record is None:
             raise _not_found(session_id)
         return record
 
     async def load(self, caller: Caller, session_id: str) -> Record | None:
         """The session a turn continues; None: a new one. Another key's is refused as missing
         would be on the sessions API: its id is taken, so it cannot start a new one either."""
-        record = await self._store.get(KIND, session_id)
+        try:
+            record = await self._store.get(KIND, session_id)
+        except CorruptRecord:  # counts as a record without an owner (see `fetch`)
+            if may(caller, {}, Use.CONTINUE):
+                raise
+            raise _not_found(session_id) from None
         if record is not None and not may(caller, record, Use.CONTINUE):
             raise _not_found(session_id)
         return record
@@ -170,6 +175,8 @@ class Sessions:
         return result, earlier
 
     async def clear(self, caller: Caller, session_id: str) -> Record:
+        await self.get(caller, session_id, Use.DELETE)  # a missing or foreign id never takes the record's lock
+
         def change(current: Record | None) -> Record | None:
             if current is None or not may(caller, current, Use.DELETE):
                 raise _not_found(session_id)
@@ -187,7 +194,12 @@ class Sessions:
                 raise _not_found(session_id)
             # None: the store removes the record (checked and removed in one atomic update)
 
-        await self._store.update(KIND, session_id, change)
+        try:
+            await self.get(caller, session_id, Use.DELETE)  # a missing or foreign id never takes the record's lock
+        except CorruptRecord:  # for those who may delete a record without an owner
+            await self._store.delete(KIND, session_id)
+        else:
+            await self._store.update(KIND, session_id, change)
 
     async def list(self, caller: Caller) -> list[Record]:
         records = [r for r in await self._store.list(KIND) if may(caller, r, Use.READ)]

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bridge import appkeys
 from bridge.errors import ApiError, NotFound
-from bridge.ownership import Use, may, stamp
+from bridge.ownership import Use, fetch, may, stamp
 from bridge.responses.build import ResponseBuilder
 from bridge.responses.references import items_of, references, substitute
 from bridge.responses.request import ResponsesRequest, parse_responses_request, response_id
@@ -25,7 +25,7 @@ from bridge.routes.sessions import session_id
 from bridge.routes.sse import open_stream
 from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
-from bridge.storage.base import Record, StoreError
+from bridge.storage.base import CorruptRecord, Record, StoreError
 from bridge.translate.choice import Output, StructuredOutputError
 from bridge.validation import parse_chat_request
 from supervisor.errors import SupervisorError
@@ -41,8 +41,8 @@ def _not_found(response_id: str, param: str = "response_id") -> NotFound:
 
 async def _load(request: web.Request, response_id: str, use: Use, param: str = "response_id") -> Record:
     """The stored response; another key's is answered as a missing one (bridge.ownership)."""
-    record = await request.app[appkeys.STORE].get(KIND, session_id(response_id, param))
-    if record is None or not may(caller_of(request), record, use):
+    record = await fetch(request.app[appkeys.STORE], KIND, session_id(response_id, param), caller_of(request), use)
+    if record is None:
         raise _not_found(response_id, param)
     return record
 
@@ -86,8 +86,8 @@ async def _stored_items(request: web.Request, refs: dict[str, str | None]) -> di
     stored: dict[str, dict[str, Any]] = {}
     caller = caller_of(request)
     for holder in {r for r in refs.values() if r is not None}:
-        record = await request.app[appkeys.STORE].get(KIND, holder)
-        if record is not None and may(caller, record, Use.CONTINUE):
+        record = await fetch(request.app[appkeys.STORE], KIND, holder, caller, Use.CONTINUE)
+        if record is not None:
             stored.update(items_of(record))
     return stored
 
@@ -157,13 +157,19 @@ async def retrieve(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     response_id = session_id(request.match_info["response_id"], "response_id")
     caller = caller_of(request)
+    store = request.app[appkeys.STORE]
 
     def change(current: Record | None) -> None:
         if current is None or not may(caller, current, Use.DELETE):
             raise _not_found(response_id)
         # None: the store removes it (checked and removed in one atomic update)
 
-    await request.app[appkeys.STORE].update(KIND, response_id, change)
+    try:
+        await _load(request, response_id, Use.DELETE)  # a missing or foreign id never takes the record's lock
+    except CorruptRecord:  # for those who may delete a record without an owner
+        await store.delete(KIND, response_id)
+    else:
+        await store.update(KIND, response_id, change)
     return web.json_response({"id": response_id, "object": "response", "deleted": True})
 
 

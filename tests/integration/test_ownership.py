@@ -12,6 +12,7 @@ import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -166,11 +167,14 @@ async def test_stored_responses_belong_to_their_key(
     assert (await a.get(f"/v1/responses/{stored.id}")).status_code == 404
 
 
-async def test_data_stored_before_owners_is_for_admin_keys_only(make_bridge: MakeBridge) -> None:
-    """A record with no owner (stored without API_KEYS, or before this change) on the same files."""
+async def test_data_stored_before_owners_is_for_admin_keys_only(make_bridge: MakeBridge, tmp_path: Path) -> None:
+    """A record with no owner (stored without API_KEYS, or before this change) on the same files;
+    an unreadable record names no owner either."""
     before = await make_bridge(POOL_SIZE="1")
     async with before.http() as plain:
         old_session = (await plain.post("/v1/sessions")).json()["id"]
+        broken = (await plain.post("/v1/sessions")).json()["id"]
+    (tmp_path / "history" / "sessions" / f"{broken}.json").write_text('{"id": "trunc', encoding="utf-8")
     old_response = (await before.client().responses.create(model="gpt-4o", input="<<say:old>>")).id
     keyed = await make_bridge(**ENV)
     async with http(keyed, A) as a, http(keyed, ADMIN) as admin:
@@ -182,6 +186,22 @@ async def test_data_stored_before_owners_is_for_admin_keys_only(make_bridge: Mak
         assert old_response in ids(await admin.get("/v1/responses"))
         assert (await admin.get(f"/v1/sessions/{old_session}")).status_code == 200
         assert (await admin.delete(f"/v1/responses/{old_response}")).status_code == 200
+        other = f"sess_{secrets.token_hex(12)}"
+        for method, path in [
+            ("GET", "/v1/sessions/{}"),
+            ("DELETE", "/v1/sessions/{}"),
+            ("POST", "/v1/sessions/{}/clear"),
+        ]:
+            await refused_as_missing(a, method, path, broken, other)
+        turn = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
+        tried = await a.post("/v1/chat/completions", json=turn, headers={"X-Session-ID": broken})
+        assert (tried.status_code, tried.text.replace(broken, other)) == (
+            404,
+            (await a.get(f"/v1/sessions/{other}")).text,
+        )
+        assert (await admin.get(f"/v1/sessions/{broken}")).json()["error"]["code"] == "corrupt_record"
+        assert (await admin.delete(f"/v1/sessions/{broken}")).json()["deleted"] is True
+        await refused_as_missing(admin, "GET", "/v1/sessions/{}", broken, other)
     async with before.http() as plain:  # without API_KEYS nothing changed: keyed records are everyone's
         assert (await plain.get(f"/v1/sessions/{old_session}")).status_code == 200
 
