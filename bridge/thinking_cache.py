@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from bridge import jsonsafe
 from bridge.translate.thinking import SignedThinking
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
@@ -41,11 +42,12 @@ class Call:
 
 
 def canonical(arguments: str | Mapping[str, Any]) -> str:
-    """Arguments as one text whatever their key order and spacing (text that is not JSON stays as it is)."""
+    """Arguments as one text whatever their key order and spacing. Empty text is `{}`, as the
+    bridge reads a call's arguments when they come back; other text that is not JSON stays as it is."""
     value: Any = arguments
     if isinstance(arguments, str):
         try:
-            value = json.loads(arguments)
+            value = jsonsafe.loads(arguments.strip() or "{}")
         except ValueError:
             return arguments
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

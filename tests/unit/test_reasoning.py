@@ -158,6 +158,7 @@ def test_cache_gives_thinking_back_only_to_its_owner_for_the_same_call() -> None
 def test_canonical_arguments() -> None:
     assert canonical('{"b": 1, "a": [1, 2]}') == canonical({"a": [1, 2], "b": 1}) == '{"a":[1,2],"b":1}'
     assert canonical("not json") == "not json"
+    assert canonical("") == canonical(" ") == canonical({}) == "{}", "a call without arguments, streamed or echoed"
     assert canonical('{"a": 1}') != canonical('{"a": 1.0}')
 
 
