@@ -155,7 +155,7 @@ class Hold:
 def namespace(request: web.Request, session_id: str | None) -> str:
     """Who owns a conversation a process may hold: the session of its key, or the calling client
     (its API key's fingerprint, or its address when the server has no keys). A held session is
-    named with its key too, so it is never resumed for another key even if a session id were."""
+    named with its key too: another key naming the same session id never resumes it."""
     if session_id is not None:
         return f"session:{request.get(appkeys.ACCOUNT, '')}:{session_id}"
     return f"client:{request.get(CLIENT, request.remote or '')}"
