@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -251,6 +252,28 @@ async def test_kept_thinking_only_for_its_key_and_its_call(make_bridge: MakeBrid
             model="o3", tools=[WEATHER], messages=_round_trip(asked, kept, "RESULT-B")
         )  # type: ignore[list-item,arg-type]
     sent = sent_with("RESULT-B")
+    assert thinking_in(sent) == [] and not any(s in json.dumps(sent) for s in signatures)
+
+    # The same through the Messages API, with Anthropic's client.
+    messages_b = anthropic.AsyncAnthropic(base_url=bridge.url, api_key=B, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError):
+        await messages_b.messages.create(
+            model="o3",  # the model A's thinking was signed by: the CLI replays it only for that model
+            max_tokens=300,
+            tools=[{"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}],  # type: ignore[index,list-item]
+            messages=[
+                {"role": "user", "content": asked[0]["content"]},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": call.id, "name": "get_weather", "input": {"city": "Oslo"}}],
+                },
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "RESULT-MSG-B"}],
+                },
+            ],
+        )
+    sent = sent_with("RESULT-MSG-B")
     assert thinking_in(sent) == [] and not any(s in json.dumps(sent) for s in signatures)
 
     # A itself, but other arguments than the call was made with: not that call's thinking.
