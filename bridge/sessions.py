@@ -21,7 +21,8 @@ from typing import Any
 import attrs
 
 from bridge.errors import ApiError, NotFound
-from bridge.storage.base import Record, Store
+from bridge.ownership import Caller, Use, fetch, may, stamp
+from bridge.storage.base import CorruptRecord, Record, Store
 
 KIND = "sessions"
 KEYS_KEPT = 16
@@ -101,27 +102,46 @@ def trim(messages: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     return kept[first_user:]
 
 
+def _not_found(session_id: str) -> NotFound:
+    return NotFound(f"No session found with id '{session_id}'.", param="session_id", code="session_not_found")
+
+
 class Sessions:
+    """Every method takes the caller: another key's session is answered as a missing one (bridge.ownership)."""
+
     def __init__(self, store: Store, max_messages: int) -> None:
         self._store = store
         self._max = max_messages
 
-    async def create(self, metadata: dict[str, str] | None = None, session_id: str | None = None) -> Record:
-        record = session_record(session_id or new_session_id(), metadata)
+    async def create(
+        self, caller: Caller, metadata: dict[str, str] | None = None, session_id: str | None = None
+    ) -> Record:
+        record = stamp(session_record(session_id or new_session_id(), metadata), caller)
         await self._store.put(KIND, record["id"], record)
         return record
 
-    async def get(self, session_id: str) -> Record:
-        record = await self._store.get(KIND, session_id)
+    async def get(self, caller: Caller, session_id: str, use: Use = Use.READ) -> Record:
+        record = await fetch(self._store, KIND, session_id, caller, use)
         if record is None:
-            raise NotFound(f"No session found with id '{session_id}'.", param="session_id", code="session_not_found")
+            raise _not_found(session_id)
         return record
 
-    async def load(self, session_id: str) -> Record | None:
-        return await self._store.get(KIND, session_id)
+    async def load(self, caller: Caller, session_id: str) -> Record | None:
+        """The session a turn continues; None: a new one. Another key's is refused as missing
+        would be on the sessions API: its id is taken, so it cannot start a new one either."""
+        try:
+            record = await self._store.get(KIND, session_id)
+        except CorruptRecord:  # counts as a record without an owner (see `fetch`)
+            if may(caller, {}, Use.CONTINUE):
+                raise
+            raise _not_found(session_id) from None
+        if record is not None and not may(caller, record, Use.CONTINUE):
+            raise _not_found(session_id)
+        return record
 
     async def append(
         self,
+        caller: Caller,
         session_id: str,
         messages: list[dict[str, Any]],
         turn: TurnKey | None = None,
@@ -136,7 +156,9 @@ class Sessions:
 
         def change(current: Record | None) -> Record:
             nonlocal earlier
-            record = current or session_record(session_id)
+            if current is not None and not may(caller, current, Use.CONTINUE):
+                raise _not_found(session_id)  # another key took the id meanwhile
+            record = current or stamp(session_record(session_id), caller)
             earlier = stored_answer(record, turn) if turn is not None else None
             if earlier is not None:
                 return record
@@ -152,25 +174,33 @@ class Sessions:
         assert result is not None
         return result, earlier
 
-    async def clear(self, session_id: str) -> Record:
-        await self.get(session_id)
+    async def clear(self, caller: Caller, session_id: str) -> Record:
+        await self.get(caller, session_id, Use.DELETE)  # a missing or foreign id never takes the record's lock
 
         def change(current: Record | None) -> Record | None:
-            if current is None:
-                return None
+            if current is None or not may(caller, current, Use.DELETE):
+                raise _not_found(session_id)
             current["messages"] = []
             current["updated_at"] = time.time()
             return current
 
         record = await self._store.update(KIND, session_id, change)
-        if record is None:
-            raise NotFound(f"No session found with id '{session_id}'.", param="session_id", code="session_not_found")
+        assert record is not None
         return record
 
-    async def delete(self, session_id: str) -> None:
-        if not await self._store.delete(KIND, session_id):
-            raise NotFound(f"No session found with id '{session_id}'.", param="session_id", code="session_not_found")
+    async def delete(self, caller: Caller, session_id: str) -> None:
+        def change(current: Record | None) -> None:
+            if current is None or not may(caller, current, Use.DELETE):
+                raise _not_found(session_id)
+            # None: the store removes the record (checked and removed in one atomic update)
 
-    async def list(self) -> list[Record]:
-        records = await self._store.list(KIND)
+        try:
+            await self.get(caller, session_id, Use.DELETE)  # a missing or foreign id never takes the record's lock
+        except CorruptRecord:  # for those who may delete a record without an owner
+            await self._store.delete(KIND, session_id)
+        else:
+            await self._store.update(KIND, session_id, change)
+
+    async def list(self, caller: Caller) -> list[Record]:
+        records = [r for r in await self._store.list(KIND) if may(caller, r, Use.READ)]
         return sorted(records, key=lambda r: (r.get("created_ts", r.get("created_at", 0)), r["id"]), reverse=True)

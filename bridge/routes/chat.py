@@ -14,7 +14,9 @@ from aiohttp import web
 from bridge import appkeys
 from bridge.convert import chunk_json, to_json
 from bridge.errors import ApiError, InvalidRequest, to_api_error
+from bridge.ownership import Caller
 from bridge.routes.body import read_json
+from bridge.routes.caller import caller_of
 from bridge.routes.sessions import session_id, sessions_of
 from bridge.routes.sse import open_stream
 from bridge.routes.turns import Hold, start
@@ -97,6 +99,7 @@ class _SessionTurn:
     """A chat request that continues a stored session: what it adds once the answer is there."""
 
     sessions: Sessions
+    caller: Caller
     id: str
     history: list[dict[str, Any]]
     new_messages: list[dict[str, Any]]
@@ -119,7 +122,7 @@ class _SessionTurn:
         answer = completion["choices"][0]["message"]
         message = {k: v for k, v in answer.items() if v is not None}
         turn = [*self.new_messages, message]
-        _, self.earlier = await self.sessions.append(self.id, turn, self.turn, completion)
+        _, self.earlier = await self.sessions.append(self.caller, self.id, turn, self.turn, completion)
         if self.earlier is not None:
             log.info("session_turn_already_stored")
             return False
@@ -140,7 +143,8 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
     messages = body.get("messages")
     if not isinstance(messages, list):
         return None  # validation reports it
-    record = await sessions.load(sid)
+    caller = caller_of(request)
+    record = await sessions.load(caller, sid)
     history = list((record or {}).get("messages", []))
     # The request's leading instructions stay leading (its system prompt); without any other
     # message, they are what this turn answers, after the history.
@@ -151,7 +155,7 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
         body["messages"] = [*history, *messages]
     structlog.contextvars.bind_contextvars(session_id=sid, history_messages=len(history))
     new = [m for m in messages if not _is_instruction(m)]
-    session = _SessionTurn(sessions, sid, history, new)
+    session = _SessionTurn(sessions, caller, sid, history, new)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None:
         if not 0 < len(key) <= 255:

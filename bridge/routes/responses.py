@@ -13,17 +13,19 @@ from aiohttp import web
 
 from bridge import appkeys
 from bridge.errors import ApiError, NotFound
+from bridge.ownership import Use, fetch, may, stamp
 from bridge.responses.build import ResponseBuilder
 from bridge.responses.references import items_of, references, substitute
 from bridge.responses.request import ResponsesRequest, parse_responses_request, response_id
 from bridge.routes.body import read_json
+from bridge.routes.caller import caller_of
 from bridge.routes.chat import count_usage, failure, response_headers
 from bridge.routes.pagination import page
 from bridge.routes.sessions import session_id
 from bridge.routes.sse import open_stream
 from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
-from bridge.storage.base import Record, StoreError
+from bridge.storage.base import CorruptRecord, Record, StoreError
 from bridge.translate.choice import Output, StructuredOutputError
 from bridge.validation import parse_chat_request
 from supervisor.errors import SupervisorError
@@ -37,8 +39,9 @@ def _not_found(response_id: str, param: str = "response_id") -> NotFound:
     return NotFound(f"No response found with id '{response_id}'.", param=param, code="response_not_found")
 
 
-async def _load(request: web.Request, response_id: str, param: str = "response_id") -> Record:
-    record = await request.app[appkeys.STORE].get(KIND, session_id(response_id, param))
+async def _load(request: web.Request, response_id: str, use: Use, param: str = "response_id") -> Record:
+    """The stored response; another key's is answered as a missing one (bridge.ownership)."""
+    record = await fetch(request.app[appkeys.STORE], KIND, session_id(response_id, param), caller_of(request), use)
     if record is None:
         raise _not_found(response_id, param)
     return record
@@ -48,7 +51,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     previous: list[dict[str, Any]] = []
     if isinstance(body, dict) and body.get("previous_response_id") is not None:
-        prev = await _load(request, body["previous_response_id"], "previous_response_id")
+        prev = await _load(request, body["previous_response_id"], Use.CONTINUE, "previous_response_id")
         previous = list(prev.get("conversation", []))
     if isinstance(body, dict) and (refs := references(body.get("input"))):
         body = {**body, "input": substitute(body["input"], await _stored_items(request, refs))}
@@ -79,10 +82,11 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 
 async def _stored_items(request: web.Request, refs: dict[str, str | None]) -> dict[str, dict[str, Any]]:
-    """The stored items the references name (those found; `substitute` refuses the rest)."""
+    """The stored items the references name (those found and the caller's; `substitute` refuses the rest)."""
     stored: dict[str, dict[str, Any]] = {}
-    for owner in {r for r in refs.values() if r is not None}:
-        record = await request.app[appkeys.STORE].get(KIND, owner)
+    caller = caller_of(request)
+    for holder in {r for r in refs.values() if r is not None}:
+        record = await fetch(request.app[appkeys.STORE], KIND, holder, caller, Use.CONTINUE)
         if record is not None:
             stored.update(items_of(record))
     return stored
@@ -103,7 +107,7 @@ async def _save(
         "input_items": req.input_items,
         "conversation": [*previous, *req.new_messages, builder.assistant_message()],
     }
-    await request.app[appkeys.STORE].put(KIND, builder.id, record)
+    await request.app[appkeys.STORE].put(KIND, builder.id, stamp(record, caller_of(request)))
 
 
 async def _stream(
@@ -147,18 +151,30 @@ def _count(request: web.Request, builder: ResponseBuilder) -> None:
 
 
 async def retrieve(request: web.Request) -> web.Response:
-    return web.json_response((await _load(request, request.match_info["response_id"]))["response"])
+    return web.json_response((await _load(request, request.match_info["response_id"], Use.READ))["response"])
 
 
 async def delete(request: web.Request) -> web.Response:
     response_id = session_id(request.match_info["response_id"], "response_id")
-    if not await request.app[appkeys.STORE].delete(KIND, response_id):
-        raise _not_found(response_id)
+    caller = caller_of(request)
+    store = request.app[appkeys.STORE]
+
+    def change(current: Record | None) -> None:
+        if current is None or not may(caller, current, Use.DELETE):
+            raise _not_found(response_id)
+        # None: the store removes it (checked and removed in one atomic update)
+
+    try:
+        await _load(request, response_id, Use.DELETE)  # a missing or foreign id never takes the record's lock
+    except CorruptRecord:  # for those who may delete a record without an owner
+        await store.delete(KIND, response_id)
+    else:
+        await store.update(KIND, response_id, change)
     return web.json_response({"id": response_id, "object": "response", "deleted": True})
 
 
 async def input_items(request: web.Request) -> web.Response:
-    record = await _load(request, request.match_info["response_id"])
+    record = await _load(request, request.match_info["response_id"], Use.READ)
     items = list(record.get("input_items", []))
     if request.query.get("order", "desc") == "desc":
         items.reverse()
@@ -166,6 +182,7 @@ async def input_items(request: web.Request) -> web.Response:
 
 
 async def list_responses(request: web.Request) -> web.Response:
-    records = await request.app[appkeys.STORE].list(KIND)
+    caller = caller_of(request)
+    records = [r for r in await request.app[appkeys.STORE].list(KIND) if may(caller, r, Use.READ)]
     records.sort(key=lambda r: (r.get("created_ts", 0), r["id"]), reverse=True)
     return web.json_response(page(request, records, lambda r: r["response"]))

@@ -17,8 +17,9 @@ from bridge.errors import InvalidRequest, ModelNotFound, NotAuthenticated
 from bridge.modelmap import UnknownModel
 from bridge.schemas import ChatCompletionRequest
 from bridge.spend.ledger import Meter
+from bridge.thinking_cache import Call
 from bridge.translate.chat_request import answer_line, instruction, to_turn
-from bridge.translate.choice import ChoiceAssembler, Output
+from bridge.translate.choice import ChoiceAssembler, Output, ToolCallArgs, ToolCallBegin
 from bridge.translate.conversation import split
 from bridge.translate.forced import forced_call
 from bridge.translate.thinking import KeptThinking
@@ -28,7 +29,23 @@ from supervisor.events import Result
 from supervisor.runner import Lease, TurnRunner
 from supervisor.turn import TurnSpec
 
-Keep = Callable[[KeptThinking], None]
+Keep = Callable[[KeptThinking, list[Call]], None]
+
+
+@attrs.define
+class _Calls:
+    """The client tool calls one choice handed out (id, name, arguments), for the thinking kept with them."""
+
+    _made: dict[int, tuple[str, str, list[str]]] = attrs.field(factory=dict)
+
+    def see(self, out: Output) -> None:
+        if isinstance(out, ToolCallBegin):
+            self._made[out.index] = (out.id, out.name, [])
+        elif isinstance(out, ToolCallArgs) and out.index in self._made:
+            self._made[out.index][2].append(out.text)
+
+    def of(self, call_ids: tuple[str, ...]) -> list[Call]:
+        return [Call.of(i, name, "".join(args)) for i, name, args in self._made.values() if i in call_ids]
 
 
 async def _one(
@@ -40,14 +57,16 @@ async def _one(
     keep: Keep | None = None,
 ) -> AsyncGenerator[list[Output], None]:
     # Closing the runner's generator early (a stop sequence was hit) interrupts the turn.
+    calls = _Calls()
     async with contextlib.aclosing(runner.stream(spec, lease, on_result)) as events:
         async for event in events:
             outputs: list[Output] = []
             for out in assembler.feed(event):
                 if isinstance(out, KeptThinking):
                     if keep is not None:
-                        keep(out)  # for the tool round trip; never shown to the client
+                        keep(out, calls.of(out.call_ids))  # for the tool round trip; never shown to the client
                 else:
+                    calls.see(out)
                     outputs.append(out)
             if outputs:
                 yield outputs
@@ -134,10 +153,11 @@ class Hold:
 
 
 def namespace(request: web.Request, session_id: str | None) -> str:
-    """Who owns a conversation a process may hold: the session, or the calling client (its API
-    key's fingerprint, or its address when the server has no keys)."""
+    """Who owns a conversation a process may hold: the session of its key, or the calling client
+    (its API key's fingerprint, or its address when the server has no keys). A held session is
+    named with its key too: another key naming the same session id never resumes it."""
     if session_id is not None:
-        return f"session:{session_id}"
+        return f"session:{request.get(appkeys.ACCOUNT, '')}:{session_id}"
     return f"client:{request.get(CLIENT, request.remote or '')}"
 
 
@@ -170,7 +190,9 @@ def start(
     structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
     config = request.app[appkeys.CONFIG]
     cache = request.app[appkeys.THINKING]
-    kept = cache.lookup(call.id for message in chat.messages for call in message.tool_calls)
+    owner = request[appkeys.ACCOUNT]
+    sent = (Call.of(c.id, c.name, c.arguments) for message in chat.messages for c in message.tool_calls)
+    kept = cache.lookup(owner, sent)
     show = chat.show_reasoning or show_reasoning or config.show_reasoning
     spec = to_turn(chat, cli_model, config.cli_tools, kept, show)
     forced = forced_call(chat)
@@ -208,8 +230,8 @@ def start(
     if classify(pool.cli_account).missing:
         raise NotAuthenticated()  # at once: the CLI would only answer "Not logged in"
 
-    def keep(out: KeptThinking) -> None:
-        cache.keep(out.call_ids, out.thinking)
+    def keep(out: KeptThinking, calls: list[Call]) -> None:
+        cache.keep(owner, calls, out.thinking)
 
     meter = Meter(request.app[appkeys.LEDGER], request[appkeys.ACCOUNT])
     lease = hold.lease if holdable else None

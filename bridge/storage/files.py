@@ -74,7 +74,9 @@ class FileStore:
                 await self._remove(path)
             else:
                 await self._write(path, new)
-            return new
+        if new is None:
+            self._locks.pop((kind, record_id), None)  # as `delete` does
+        return new
 
     async def _remove(self, path: Path) -> bool:
         """A record that cannot be removed (read-only or failed disk) is a storage error, like a

@@ -6,7 +6,7 @@ from typing import Any
 
 from bridge.convert import chunk_json, to_json
 from bridge.responses.build import ResponseBuilder
-from bridge.thinking_cache import ThinkingCache
+from bridge.thinking_cache import Call, ThinkingCache, canonical
 from bridge.translate.chat_request import to_turn
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import ChoiceAssembler, TextOut
@@ -126,17 +126,40 @@ def test_replayed_tool_calls_start_with_their_kept_thinking() -> None:
     assert chain("s", turn.history) == chain("s", plain.history), "a held conversation's keys ignore the blocks"
 
 
+def _calls(*ids: str) -> list[Call]:
+    return [Call.of(i, "get_weather", '{"city": "Paris"}') for i in ids]
+
+
 def test_cache_is_bounded_by_size_oldest_out() -> None:
     cache = ThinkingCache(max_bytes=800)
     big = SignedThinking(MODEL, ({"type": "thinking", "thinking": "x" * 200, "signature": "s"},))
-    cache.keep(["a"], big)
-    cache.keep(["b"], big)
-    assert set(cache.lookup(["a", "b"])) == {"a", "b"}
-    cache.lookup(["a"])  # used: now the newest
-    cache.keep(["c"], big)
-    assert set(cache.lookup(["a", "b", "c"])) == {"a", "c"}
-    cache.keep(["huge"], SignedThinking(MODEL, ({"thinking": "y" * 5000},)))
-    assert cache.lookup(["huge"]) == {} and len(cache) == 2
+    cache.keep("k", _calls("a"), big)
+    cache.keep("k", _calls("b"), big)
+    assert set(cache.lookup("k", _calls("a", "b"))) == {"a", "b"}
+    cache.lookup("k", _calls("a"))  # used: now the newest
+    cache.keep("k", _calls("c"), big)
+    assert set(cache.lookup("k", _calls("a", "b", "c"))) == {"a", "c"}
+    cache.keep("k", _calls("huge"), SignedThinking(MODEL, ({"thinking": "y" * 5000},)))
+    assert cache.lookup("k", _calls("huge")) == {} and len(cache) == 2
+
+
+def test_cache_gives_thinking_back_only_to_its_owner_for_the_same_call() -> None:
+    cache = ThinkingCache()
+    kept = SignedThinking(MODEL, (SIGNED,))
+    cache.keep("key_a", [Call.of("call_1", "get_weather", '{"city": "Paris", "unit": "c"}')], kept)
+    assert cache.lookup("key_b", [Call.of("call_1", "get_weather", '{"city": "Paris", "unit": "c"}')]) == {}
+    assert cache.lookup("key_a", [Call.of("call_1", "get_weather", '{"city": "Rome", "unit": "c"}')]) == {}
+    assert cache.lookup("key_a", [Call.of("call_1", "get_time", '{"city": "Paris", "unit": "c"}')]) == {}
+    # Key order and spacing are not the call; a parsed object is the same call as its text.
+    assert cache.lookup("key_a", [Call.of("call_1", "get_weather", {"unit": "c", "city": "Paris"})]) == {"call_1": kept}
+    assert cache.lookup("key_a", [Call.of("call_1", "get_weather", '{"unit":"c","city":"Paris"}')]) == {"call_1": kept}
+
+
+def test_canonical_arguments() -> None:
+    assert canonical('{"b": 1, "a": [1, 2]}') == canonical({"a": [1, 2], "b": 1}) == '{"a":[1,2],"b":1}'
+    assert canonical("not json") == "not json"
+    assert canonical("") == canonical(" ") == canonical({}) == "{}", "a call without arguments, streamed or echoed"
+    assert canonical('{"a": 1}') != canonical('{"a": 1.0}')
 
 
 def test_chat_bodies_carry_reasoning_content() -> None:
