@@ -106,7 +106,9 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.SESSIONS] = Sessions(store, config.max_history_messages)
     ledger = app[appkeys.LEDGER] = Ledger(store, app[appkeys.METRICS].count_spend)
     rejections = app[appkeys.METRICS].budget_rejections
-    app[appkeys.BUDGETS] = BudgetGuard(ledger, config.key_budgets, lambda key: rejections.labels(key).inc())
+    app[appkeys.BUDGETS] = BudgetGuard(
+        ledger, config.key_budgets, lambda key: rejections.labels(key).inc(), wait=config.queue_timeout
+    )
     sweeper = None
     if config.enable_history and config.history_ttl_hours > 0:
         sweeper = asyncio.create_task(_sweep(store, config.history_ttl_hours * 3600, config.history_sweep_seconds))

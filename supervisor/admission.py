@@ -16,18 +16,23 @@ import attrs
 from supervisor.errors import QueueFull, QueueTimeout
 
 Release = Callable[[], None]
-# Called once the turn holds its process; raises to refuse the turn (the process goes back
-# untouched and the exception reaches the caller), or returns what to call once the turn's
-# process is settled (its Result heard, also that of an interrupt).
-Admit = Callable[[], Awaitable[Release]]
+# Called once the turn holds its process. Raises to refuse the turn (the process goes back
+# untouched and the exception reaches the caller); returns None for "not yet" (the process
+# goes back, and the turn waits in `Ready` before it queues again); or returns what to call
+# once the turn's process is settled (its Result heard, also that of an interrupt).
+Admit = Callable[[], Awaitable[Release | None]]
+# Called before the turn queues for a process: may wait until the caller would admit it
+# (bounded by the caller), or raise to refuse it before it takes a queue place.
+Ready = Callable[[], Awaitable[None]]
 
 
 @attrs.frozen
 class Admission:
-    """Who a turn runs for (turns of one tenant share its cap), and its admission callback."""
+    """Who a turn runs for (turns of one tenant share its cap), and the caller's say on it."""
 
     tenant: str = ""
     admit: Admit | None = None
+    ready: Ready | None = None
 
 
 class TenantQueueFull(QueueFull):

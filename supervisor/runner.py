@@ -183,19 +183,26 @@ class TurnRunner:
     async def _lease(self, want: Want, admission: Admission) -> tuple[Slot, Release]:
         """One attempt's process: a place among its tenant's running turns, then a slot, then
         the caller's admission. Returns what gives the place (and the admission) back once
-        the attempt is settled. A refused turn gives its slot back as it got it."""
+        the attempt is settled. A turn refused or told "not yet" gives its slot back as it
+        got it (nothing was sent: a held conversation stays, a blank slot is released)."""
         leave = await self.caps.enter(admission.tenant) if self.caps is not None else _nothing
         try:
-            slot = await self.pool.acquire(want)
+            while True:
+                if admission.ready is not None:
+                    await admission.ready()
+                slot = await self.pool.acquire(want)
+                if admission.admit is None:
+                    return slot, leave
+                try:
+                    granted = await admission.admit()
+                except BaseException:
+                    self.pool.hold(slot)
+                    raise
+                if granted is not None:
+                    settled = granted
+                    break
+                self.pool.hold(slot)
         except BaseException:
-            leave()
-            raise
-        if admission.admit is None:
-            return slot, leave
-        try:
-            settled = await admission.admit()
-        except BaseException:
-            self.pool.hold(slot)  # nothing was sent: a held conversation stays, a blank slot is released
             leave()
             raise
 

@@ -221,7 +221,8 @@ def start(
     lease = hold.lease if holdable else None
     # Each turn's process is granted within the key's KEY_CONCURRENCY, and its budget is checked
     # again then, with what the key's running turns may still cost (bridge.spend.guard).
-    admit = request.app[appkeys.BUDGETS].admission(request[appkeys.ACCOUNT], lambda: turn_cost(spec, pool.cli_models))
-    admission = Admission(tenant=request.get(CLIENT, request.remote or ""), admit=admit)
+    admission = request.app[appkeys.BUDGETS].admission(
+        request[appkeys.ACCOUNT], request.get(CLIENT, request.remote or ""), lambda: turn_cost(spec, pool.cli_models)
+    )
     outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, lease, meter.on_result, keep, admission)
     return outputs, hold

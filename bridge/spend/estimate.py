@@ -23,7 +23,7 @@ from supervisor.turn import Content, TurnSpec
 
 CLI_DEFAULT_MAX_TOKENS = 128_000
 IMAGE_TOKENS = 1_600  # Anthropic's figure for the largest image it takes without scaling down
-PRICES = re.compile(r"\$(\d+(?:\.\d+)?)/\$(\d+(?:\.\d+)?) per Mtok")
+PRICES = re.compile(r"\$(\d+(?:\.\d+)?)/\$(\d+(?:\.\d+)?)")  # "$2/$10 per Mtok"
 
 
 def prices(models: Iterable[Mapping[str, object]], model: str) -> tuple[float, float] | None:

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 from typing import Any
 
+import anthropic
 import httpx
 import pytest
 
@@ -14,6 +15,7 @@ from bridge.spend.budgets import fingerprint
 from bridge.spend.estimate import CLI_DEFAULT_MAX_TOKENS
 from tests.conftest import Bridge, MakeBridge
 from tests.fake_upstream import Recorded
+from tests.integration.test_anthropic_messages import client as anthropic_client
 from tests.integration.test_spend import KEYS, prices, usage_of
 
 USAGE = (1000, 100)  # what every turn here reports upstream: $0.003 at sonnet's $2/$10 per Mtok
@@ -112,20 +114,40 @@ async def test_the_overshoot_is_at_most_the_turns_running_at_the_crossing(make_b
 
 async def test_running_turns_reserve_their_estimate(make_bridge: MakeBridge) -> None:
     """Without max_tokens a turn reserves what the CLI's default output cap would cost (128,000
-    tokens: $1.28 at sonnet's price), so two such turns never run at once on a $1 budget."""
+    tokens: $1.28 at sonnet's price). On a $1 budget with nothing spent, a key's turns then run
+    one at a time: the others wait for the running one's figure instead of being refused."""
     bridge = await make_bridge(**KEYS, POOL_SIZE="2", KEY_BUDGETS="sk-beta=1/day")
     text = "reserve <<delay:300>><<usage:10:1:0:0>>"
     responses = await asyncio.gather(*(ask(bridge, "sk-beta", f"{text} q{i}") for i in range(3)))
+    assert [r.status_code for r in responses] == [200, 200, 200]
     turns = upstream_turns(bridge, "reserve")
     assert turns[0].body["max_tokens"] == CLI_DEFAULT_MAX_TOKENS, "the CLI's default cap (docs/cli-findings.md)"
-    assert len(served(responses)) == len(turns) >= 1
+    assert len(turns) == 3
     for earlier, later in itertools.pairwise(turns):
         assert later.started >= (earlier.finished or 0), "a turn started while another of the key was reserved"
-    errors = refused_for_quota(responses)
-    assert all("reserved by its turns still running" in e["message"] for e in errors)
-    # The reservation is gone once the turn's figure is stored: the key is served again.
-    again = await ask(bridge, "sk-beta", "reserve again <<usage:10:1:0:0>>")
-    assert again.status_code == 200
+    # With max_tokens the reservations are small, and the key's turns run side by side.
+    capped = await asyncio.gather(
+        *(ask(bridge, "sk-beta", f"capped <<delay:1000>> {i}", max_tokens=5) for i in range(2))
+    )
+    assert [r.status_code for r in capped] == [200, 200]
+    first, second = upstream_turns(bridge, "capped")
+    assert second.started < (first.finished or 0)
+
+
+async def test_a_turn_waiting_on_reservations_gets_a_retryable_429_after_queue_timeout(
+    make_bridge: MakeBridge,
+) -> None:
+    bridge = await make_bridge(**KEYS, POOL_SIZE="2", KEY_BUDGETS="sk-beta=1/day", QUEUE_TIMEOUT="0.5")
+    long = asyncio.create_task(ask(bridge, "sk-beta", "long <<delay:2000>><<usage:10:1:0:0>>"))
+    while not bridge.fake.find("long"):
+        await asyncio.sleep(0.02)
+    waited = await ask(bridge, "sk-beta", "waits")
+    assert waited.status_code == 429 and int(waited.headers["Retry-After"]) >= 1
+    error = waited.json()["error"]
+    assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded"), error
+    assert "reserved what is left of its budget" in error["message"]
+    assert (await long).status_code == 200
+    assert not bridge.fake.find("waits")
 
 
 async def test_key_concurrency_runs_one_turn_of_a_key_at_a_time(make_bridge: MakeBridge) -> None:
@@ -175,3 +197,25 @@ async def test_beyond_the_queue_a_key_gets_429_with_retry_after(make_bridge: Mak
     assert other.choices[0].message.content == "ok"
     assert [(await t).status_code for t in (first, second)] == [200, 200]
     assert not bridge.fake.find("cap 3")
+
+
+async def test_a_streamed_messages_request_refused_at_its_process_gets_anthropics_429(make_bridge: MakeBridge) -> None:
+    """One process: B passes the check on arrival (A is still running), queues, and is refused
+    when A's figure has crossed the budget and B gets the process: a 429 before any event."""
+    bridge = await make_bridge(**KEYS, POOL_SIZE="1", KEY_BUDGETS="sk-beta=0.001/day")
+    a = asyncio.create_task(ask(bridge, "sk-beta", "one <<delay:500>><<usage:{}:{}:0:0>>".format(*USAGE), max_tokens=1))
+    while not bridge.fake.find("one"):
+        await asyncio.sleep(0.02)
+    an = anthropic_client(bridge, api_key="sk-beta")
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        async with an.messages.stream(
+            model="sonnet", max_tokens=1, messages=[{"role": "user", "content": "two <<say:no>>"}]
+        ) as stream:
+            await stream.get_final_message()
+    assert (await a).status_code == 200
+    assert refused.value.status_code == 429 and refused.value.type == "rate_limit_error"
+    body: Any = refused.value.body
+    assert body["type"] == "error" and body["error"]["message"].startswith("You exceeded your current quota")
+    assert refused.value.response.headers["x-should-retry"] == "false"
+    assert not bridge.fake.find("two"), "nothing of B reached the upstream"
+    assert (await usage_of(bridge, "sk-beta"))["data"][0]["day"]["requests"] == 1
