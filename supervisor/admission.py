@@ -28,7 +28,8 @@ Ready = Callable[[], Awaitable[None]]
 
 @attrs.frozen
 class Admission:
-    """Who a turn runs for (turns of one tenant share its cap), and the caller's say on it."""
+    """Who a turn runs for (turns of one tenant share its cap; no tenant, no cap), and the
+    caller's say on it."""
 
     tenant: str = ""
     admit: Admit | None = None

@@ -185,7 +185,8 @@ class TurnRunner:
         the caller's admission. Returns what gives the place (and the admission) back once
         the attempt is settled. A turn refused or told "not yet" gives its slot back as it
         got it (nothing was sent: a held conversation stays, a blank slot is released)."""
-        leave = await self.caps.enter(admission.tenant) if self.caps is not None else _nothing
+        caps = self.caps if admission.tenant else None
+        leave = await caps.enter(admission.tenant) if caps is not None else _nothing
         try:
             while True:
                 if admission.ready is not None:
