@@ -73,6 +73,8 @@ class BudgetGuard:
             loop = asyncio.get_running_loop()
             end = loop.time() + self.wait
             while True:
+                if not self.reserved(account):
+                    return  # nothing to wait for (and no store read): `admit` checks the spend
                 changed = self._changed.setdefault(account, asyncio.Event())
                 if self._verdict(account, await self._read(account)):
                     return
