@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from typing import Any
 
 import anthropic
@@ -219,3 +220,29 @@ async def test_a_streamed_messages_request_refused_at_its_process_gets_anthropic
     assert refused.value.response.headers["x-should-retry"] == "false"
     assert not bridge.fake.find("two"), "nothing of B reached the upstream"
     assert (await usage_of(bridge, "sk-beta"))["data"][0]["day"]["requests"] == 1
+
+
+async def test_on_redis_a_turn_queued_on_one_replica_sees_what_another_recorded(
+    make_bridge: MakeBridge, redis_url: str
+) -> None:
+    """The recorded spend is shared: a request that queued on replica two while the key's turn
+    ran on replica one is refused when it gets its process, once that turn's figure is stored."""
+    key, other = f"sk-{uuid.uuid4().hex[:12]}", f"sk-{uuid.uuid4().hex[:12]}"
+    env = {
+        "API_KEYS": f"{key},{other}",
+        "KEY_BUDGETS": f"{key}=0.001/day",
+        "POOL_SIZE": "1",
+        "HISTORY_STORAGE": "redis",
+        "REDIS_URL": redis_url,
+    }
+    one, two = await make_bridge(**env), await make_bridge(**env)
+    spend = asyncio.create_task(
+        ask(one, key, "replica one <<delay:500>><<usage:{}:{}:0:0>>".format(*USAGE), max_tokens=1)
+    )
+    busy = asyncio.create_task(ask(two, other, "replica two busy <<delay:1500>>"))
+    while not (one.fake.find("replica one") and two.fake.find("replica two busy")):
+        await asyncio.sleep(0.02)
+    queued = await ask(two, key, "replica two queued <<say:no>>", max_tokens=1)
+    assert (await spend).status_code == 200 and (await busy).status_code == 200
+    assert queued.status_code == 429 and queued.json()["error"]["code"] == "insufficient_quota"
+    assert not two.fake.find("replica two queued")
