@@ -5,24 +5,22 @@ Keys are compared in constant time against every configured key (sent as `Author
 `api-key`, or Anthropic's `x-api-key`). Limits apply per key (per client address when no keys are
 configured): requests per minute for every /v1 call, and concurrent model turns for the routes
 that use a CLI process. A key past its KEY_BUDGETS gets 429 `insufficient_quota` on the
-generation routes before any process is used.
+generation routes before any process is used (and again when a queued turn gets its process,
+see `bridge.spend.guard`).
 """
 
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from bridge import appkeys
-from bridge.errors import ApiError, InsufficientQuota
-from bridge.spend.budgets import ANONYMOUS, exceeded, fingerprint
+from bridge.errors import ApiError
+from bridge.spend.budgets import ANONYMOUS, fingerprint
 
 GENERATION_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/messages")
-ADJECTIVE = {"day": "daily", "month": "monthly"}
-SO_FAR = {"day": "today", "month": "this month"}
 TURN_PATHS = (*GENERATION_PATHS, "/v1/messages/count_tokens")  # each holds a CLI process
 CLIENT = web.RequestKey("client", str)
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
@@ -79,30 +77,12 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if path not in TURN_PATHS or request.method != "POST":
         return await handler(request)
     if path in GENERATION_PATHS and config.key_budgets:
-        await check_budget(request)
+        await request.app[appkeys.BUDGETS].check(request[appkeys.ACCOUNT])
     limiter.enter(client)
     try:
         return await handler(request)
     finally:
         limiter.leave(client)
-
-
-async def check_budget(request: web.Request) -> None:
-    """Refuses a key whose day or month budget is used up, before any process is used."""
-    account = request[appkeys.ACCOUNT]
-    budgets = request.app[appkeys.CONFIG].key_budgets
-    if "*" not in budgets and account not in budgets:
-        return
-    record = await request.app[appkeys.LEDGER].get(account)
-    over = exceeded(budgets, account, record, time.time())
-    if over is None:
-        return
-    request.app[appkeys.METRICS].budget_rejections.labels(account).inc()
-    raise InsufficientQuota(
-        f"You exceeded your current quota: this key's {ADJECTIVE[over['period']]} budget of ${over['limit_usd']:g} "
-        f"is used up (${over['spent_usd']:.4f} spent {SO_FAR[over['period']]}, UTC)."
-        " Ask the operator to raise KEY_BUDGETS."
-    )
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -9,6 +9,7 @@ from bridge.metrics import Metrics
 from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.sessions import Sessions
+from bridge.spend.guard import BudgetGuard
 from bridge.spend.ledger import Ledger
 from bridge.storage.base import Store
 from bridge.thinking_cache import ThinkingCache
@@ -25,6 +26,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 METRICS = web.AppKey("metrics", Metrics)
 SESSIONS = web.AppKey("sessions", Sessions)
 LEDGER = web.AppKey("ledger", Ledger)
+BUDGETS = web.AppKey("budgets", BudgetGuard)
 THINKING = web.AppKey("thinking", ThinkingCache)
 
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -69,6 +69,8 @@ class Config:
     key_budgets: Mapping[str, Mapping[str, float]] = attrs.field(factory=dict)
     rate_limit_rpm: int = 0
     rate_limit_concurrent: int = 0
+    # At most this many turns of one key run at once (more wait, see supervisor.admission); 0: no cap.
+    key_concurrency: int = 0
     cors_origins: tuple[str, ...] = ()
     security_mode: str = "none"
     allowed_tools: tuple[str, ...] = ()
@@ -137,6 +139,7 @@ class Config:
             "REDIS_URL": ("redis_url", str),
             "RATE_LIMIT_RPM": ("rate_limit_rpm", _int(0, 10_000_000)),
             "RATE_LIMIT_CONCURRENT": ("rate_limit_concurrent", _int(0, 100_000)),
+            "KEY_CONCURRENCY": ("key_concurrency", _int(0, 100_000)),
             "CORS_ORIGINS": ("cors_origins", _list),
             "RESTRICTED_MODE": ("security_mode", _restricted),
             "SECURITY_MODE": ("security_mode", _mode),

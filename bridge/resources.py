@@ -15,12 +15,14 @@ from bridge.config import Config
 from bridge.errors import AUTH_HELP
 from bridge.sessions import KIND as SESSIONS_KIND
 from bridge.sessions import Sessions
+from bridge.spend.guard import BudgetGuard
 from bridge.spend.ledger import KIND as USAGE_KIND
 from bridge.spend.ledger import Ledger
 from bridge.storage.base import Store, StoreError
 from bridge.storage.files import FileStore
 from bridge.storage.memory import MemoryStore
 from bridge.storage.redis_store import RedisStore
+from supervisor.admission import TenantCaps
 from supervisor.auth import classify
 from supervisor.cli import cli_version
 from supervisor.launch import LaunchProfile, LaunchSettings
@@ -53,7 +55,10 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
         default_profile=LaunchProfile(tools=config.cli_tools),
     )
     app[appkeys.POOL] = pool
-    app[appkeys.RUNNER] = TurnRunner(pool, config.request_timeout, RetryPolicy(max_retries=config.max_retries))
+    caps = TenantCaps(config.key_concurrency, config.max_queue, config.queue_timeout)
+    app[appkeys.RUNNER] = TurnRunner(
+        pool, config.request_timeout, RetryPolicy(max_retries=config.max_retries), caps=caps
+    )
     app[appkeys.METRICS].watch(pool, app[appkeys.RUNNER])
     reporter = None
     try:
@@ -100,6 +105,10 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.STORE] = store
     app[appkeys.SESSIONS] = Sessions(store, config.max_history_messages)
     ledger = app[appkeys.LEDGER] = Ledger(store, app[appkeys.METRICS].count_spend)
+    rejections = app[appkeys.METRICS].budget_rejections
+    app[appkeys.BUDGETS] = BudgetGuard(
+        ledger, config.key_budgets, lambda key: rejections.labels(key).inc(), wait=config.queue_timeout
+    )
     sweeper = None
     if config.enable_history and config.history_ttl_hours > 0:
         sweeper = asyncio.create_task(_sweep(store, config.history_ttl_hours * 3600, config.history_sweep_seconds))

@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Callable
 import attrs
 import structlog
 
+from supervisor.admission import Admission, Release, TenantCaps
 from supervisor.conversation import chain
 from supervisor.errors import ControlError, SlotDied, TurnTimeout, UpstreamError
 from supervisor.events import AssistantMessage, Event, Result, TextDelta, ThinkingDelta, ToolInputDelta, ToolUseStart
@@ -77,8 +78,10 @@ class TurnRunner:
         request_timeout: float,
         retry: RetryPolicy,
         rng: random.Random | None = None,
+        caps: TenantCaps | None = None,
     ):
         self.pool = pool
+        self.caps = caps
         self.request_timeout = request_timeout
         self.retry = retry
         self._rng = rng or random.Random()
@@ -87,13 +90,18 @@ class TurnRunner:
         self.on_queue_wait: Callable[[float], None] | None = None
 
     async def stream(
-        self, spec: TurnSpec, lease: Lease | None = None, on_result: Callable[[Result], None] | None = None
+        self,
+        spec: TurnSpec,
+        lease: Lease | None = None,
+        on_result: Callable[[Result], None] | None = None,
+        admission: Admission | None = None,
     ) -> AsyncGenerator[Event, None]:
         """The turn's events. With `spec.hold` and a `lease`, a finished turn leaves its slot in
         the lease for the caller to `finish`. `on_result` hears every Result the CLI gives for
         this turn: each attempt's, and the one that confirms an interrupt after the caller
         stopped reading (it carries what the cut-short turn cost), possibly after this
-        generator has closed."""
+        generator has closed. `admission` names the turn's tenant (its turns share the runner's
+        `caps`) and is asked each time an attempt gets its process (see `supervisor.admission`)."""
         loop = asyncio.get_running_loop()
         attempt = 0
         keys = chain(spec.namespace, spec.history)
@@ -106,7 +114,7 @@ class TurnRunner:
         )
         while True:
             waited = loop.time()
-            slot = await self.pool.acquire(want)
+            slot, admitted = await self._lease(want, admission or Admission())
             waited = loop.time() - waited
             if self.on_queue_wait is not None:
                 self.on_queue_wait(waited)
@@ -154,7 +162,7 @@ class TurnRunner:
                 outcome = "broken"
                 failure = exc
             finally:
-                self._settle(slot, outcome, on_result)
+                self._settle(slot, outcome, on_result, admitted)
             assert failure is not None
             self._failed("process_died" if isinstance(failure, SlotDied) else f"http_{failure.status or 'none'}")
             retryable = isinstance(failure, SlotDied) or failure.transient
@@ -172,6 +180,39 @@ class TurnRunner:
             attempt += 1
             await asyncio.sleep(wait)
 
+    async def _lease(self, want: Want, admission: Admission) -> tuple[Slot, Release]:
+        """One attempt's process: a place among its tenant's running turns, then a slot, then
+        the caller's admission. Returns what gives the place (and the admission) back once
+        the attempt is settled. A turn refused or told "not yet" gives its slot back as it
+        got it (nothing was sent: a held conversation stays, a blank slot is released)."""
+        caps = self.caps if admission.tenant else None
+        leave = await caps.enter(admission.tenant) if caps is not None else _nothing
+        try:
+            while True:
+                if admission.ready is not None:
+                    await admission.ready()
+                slot = await self.pool.acquire(want)
+                if admission.admit is None:
+                    return slot, leave
+                try:
+                    granted = await admission.admit()
+                except BaseException:
+                    self.pool.hold(slot)
+                    raise
+                if granted is not None:
+                    settled = granted
+                    break
+                self.pool.hold(slot)
+        except BaseException:
+            leave()
+            raise
+
+        def release() -> None:
+            settled()
+            leave()
+
+        return slot, release
+
     def _failed(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
 
@@ -187,18 +228,37 @@ class TurnRunner:
         else:
             self.pool.release(slot)
 
-    def _settle(self, slot: Slot, outcome: str, on_result: Callable[[Result], None] | None = None) -> None:
+    def _settle(
+        self,
+        slot: Slot,
+        outcome: str,
+        on_result: Callable[[Result], None] | None = None,
+        admitted: Release = lambda: None,
+    ) -> None:
+        """Gives the slot back; `admitted` is called once the upstream is done with the turn
+        (at once, or when an interrupted turn's Result came or its process was killed)."""
         if outcome == "held":
+            admitted()
             return  # the caller finishes it (TurnRunner.finish)
         if outcome == "finished":
             self.pool.release(slot)
+            admitted()
         elif outcome == "broken":
             self.pool.discard(slot)
+            admitted()
         else:
-            self.pool.background(self._abort(slot, on_result), name=f"abort-{slot.slot_id}")
+            self.pool.background(self._abort(slot, on_result, admitted), name=f"abort-{slot.slot_id}")
 
-    async def _abort(self, slot: Slot, on_result: Callable[[Result], None] | None = None) -> None:
+    async def _abort(
+        self, slot: Slot, on_result: Callable[[Result], None] | None = None, admitted: Release = lambda: None
+    ) -> None:
         """The client went away mid-turn: stop the upstream within a second, or kill."""
+        try:
+            await self._interrupt(slot, on_result)
+        finally:
+            admitted()
+
+    async def _interrupt(self, slot: Slot, on_result: Callable[[Result], None] | None) -> None:
         result = await slot.interrupt(timeout=1.0)
         if result is not None:
             if on_result is not None:
@@ -208,3 +268,7 @@ class TurnRunner:
         else:
             log.warning("turn_interrupt_failed_killing", slot_id=slot.slot_id)
             self.pool.discard(slot)
+
+
+def _nothing() -> None:
+    return None

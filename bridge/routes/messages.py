@@ -24,9 +24,9 @@ from bridge.routes.sse import open_stream
 from bridge.routes.turns import resolve_model, start
 from bridge.schemas import ChatCompletionRequest
 from bridge.storage.base import StoreError
+from bridge.tokens import estimate_tokens
 from bridge.translate.chat_request import to_turn
 from bridge.translate.choice import Output, StructuredOutputError
-from bridge.translate.tokens import estimate_tokens
 from supervisor.count import context_usage, total_tokens
 from supervisor.errors import ControlError, SupervisorError
 

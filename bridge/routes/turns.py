@@ -16,6 +16,7 @@ from bridge.access import CLIENT
 from bridge.errors import InvalidRequest, ModelNotFound, NotAuthenticated
 from bridge.modelmap import UnknownModel
 from bridge.schemas import ChatCompletionRequest
+from bridge.spend.estimate import turn_cost
 from bridge.spend.ledger import Meter
 from bridge.thinking_cache import Call
 from bridge.translate.chat_request import answer_line, instruction, to_turn
@@ -24,6 +25,7 @@ from bridge.translate.conversation import split
 from bridge.translate.forced import forced_call
 from bridge.translate.thinking import KeptThinking
 from bridge.validation.content import parse_messages
+from supervisor.admission import Admission
 from supervisor.auth import classify
 from supervisor.events import Result
 from supervisor.runner import Lease, TurnRunner
@@ -55,10 +57,11 @@ async def _one(
     lease: Lease | None = None,
     on_result: Callable[[Result], None] | None = None,
     keep: Keep | None = None,
+    admission: Admission | None = None,
 ) -> AsyncGenerator[list[Output], None]:
     # Closing the runner's generator early (a stop sequence was hit) interrupts the turn.
     calls = _Calls()
-    async with contextlib.aclosing(runner.stream(spec, lease, on_result)) as events:
+    async with contextlib.aclosing(runner.stream(spec, lease, on_result, admission)) as events:
         async for event in events:
             outputs: list[Output] = []
             for out in assembler.feed(event):
@@ -82,10 +85,11 @@ async def run_choices(
     lease: Lease | None = None,
     on_result: Callable[[Result], None] | None = None,
     keep: Keep | None = None,
+    admission: Admission | None = None,
 ) -> AsyncGenerator[tuple[int, list[Output]], None]:
     """Yields (choice index, outputs). n > 1 runs n independent turns on n slots at once."""
     if n == 1:  # inline: no task hop, and log context (slot_id) stays with the request
-        async with contextlib.aclosing(_one(runner, spec, make(), lease, on_result, keep)) as outputs:
+        async with contextlib.aclosing(_one(runner, spec, make(), lease, on_result, keep, admission)) as outputs:
             async for item in outputs:
                 yield 0, item
         return
@@ -93,7 +97,9 @@ async def run_choices(
 
     async def produce(index: int) -> None:
         try:
-            async with contextlib.aclosing(_one(runner, spec, make(), on_result=on_result, keep=keep)) as outputs:
+            async with contextlib.aclosing(
+                _one(runner, spec, make(), on_result=on_result, keep=keep, admission=admission)
+            ) as outputs:
                 async for item in outputs:
                     queue.put_nowait((index, item))
             queue.put_nowait((index, None))
@@ -235,5 +241,10 @@ def start(
 
     meter = Meter(request.app[appkeys.LEDGER], request[appkeys.ACCOUNT])
     lease = hold.lease if holdable else None
-    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, lease, meter.on_result, keep)
+    # Each turn's process is granted within the key's KEY_CONCURRENCY, and its budget is checked
+    # again then, with what the key's running turns may still cost (bridge.spend.guard).
+    admission = request.app[appkeys.BUDGETS].admission(
+        request[appkeys.ACCOUNT], request.get(CLIENT, request.remote or ""), lambda: turn_cost(spec, pool.cli_models)
+    )
+    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, lease, meter.on_result, keep, admission)
     return outputs, hold

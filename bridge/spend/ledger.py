@@ -90,6 +90,11 @@ class Ledger:
         except StoreError as exc:
             _not_recorded(key, batch, str(exc))
 
+    def writing(self, key: str) -> asyncio.Task[None] | None:
+        """The task storing the key's additions recorded so far (None: all are stored)."""
+        writer = self._writers.get(key)
+        return writer if writer is not None and not writer.done() else None
+
     async def get(self, key: str) -> Record | None:
         await self._settled(key)
         return await self._store.get(KIND, key)

@@ -19,10 +19,10 @@ from jsonschema import Draft202012Validator
 
 from bridge import jsonsafe
 from bridge.schemas import PromptTokensDetails, Usage
+from bridge.tokens import estimate_tokens
 from bridge.translate.forced import ForcedCall, call_id
 from bridge.translate.stops import StopCutter
 from bridge.translate.thinking import KeptThinking, ReasoningOut, ThinkingTracker
-from bridge.translate.tokens import estimate_tokens
 from bridge.translate.usage import finish_reason, sum_usage, usage_from_result
 from bridge.translate.websearch import Citations, SearchCall, SearchTracker
 from supervisor.client_tools import STRUCTURED_OUTPUT
