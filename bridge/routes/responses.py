@@ -15,6 +15,7 @@ from aiohttp import web
 from bridge import appkeys
 from bridge.access import CLIENT
 from bridge.errors import ApiError, NotFound
+from bridge.hints import conversation_hint
 from bridge.responses.build import ResponseBuilder
 from bridge.responses.references import items_of, references, substitute
 from bridge.responses.request import ResponsesRequest, parse_responses_request, response_id
@@ -65,7 +66,10 @@ async def create(request: web.Request) -> web.StreamResponse:
     kept, made = await _sealed_reasoning(request, req)
     seal = await _sealing(request, made) if req.encrypted_reasoning else None
     builder = ResponseBuilder(id=new_id, echo=req.echo, names=req.names, seal=seal)
-    outputs, hold = start(request, chat, show_reasoning=req.show_reasoning, kept=kept, on_kept=made.append)
+    hint = conversation_hint(request.headers, body)
+    outputs, hold = start(
+        request, chat, show_reasoning=req.show_reasoning, kept=kept, on_kept=made.append, hint=hint
+    )
     async with contextlib.aclosing(outputs):
         try:
             if req.stream:

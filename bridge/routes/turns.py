@@ -161,6 +161,7 @@ def start(
     show_reasoning: bool = False,
     kept: Mapping[str, SignedThinking] | None = None,
     on_kept: Keep | None = None,
+    hint: str | None = None,
 ) -> tuple[AsyncGenerator[tuple[int, list[Output]], None], Hold]:
     """Resolves the model, translates the request and starts its choices (shared by all three APIs).
 
@@ -169,6 +170,7 @@ def start(
     request asks for reasoning (or SHOW_REASONING); the signed thinking of the tool calls in the
     history is put back in front of them: those the client carried back (`kept`, sealed
     reasoning) first, else those this process kept. `on_kept` also sees what this turn keeps.
+    `hint`: the client's own id for this conversation (bridge.hints): it will continue.
     """
     pool = request.app[appkeys.POOL]
     _check_capacity(chat.n, pool.settings.size, pool.settings.max_queue)
@@ -187,9 +189,10 @@ def start(
     # ids the client keeps.
     # A stateless conversation's first exchange is not held: most one-question requests are
     # never continued, keeping them costs a rewind later (measured: ~7 ms a request), and
-    # replaying one exchange costs ~3 ms. Sessions say they will continue.
+    # replaying one exchange costs ~3 ms. Sessions, and clients that name their conversation,
+    # say they will continue.
     holdable = (
-        (session_id is not None or bool(spec.history))
+        (session_id is not None or hint is not None or bool(spec.history))
         and chat.n == 1
         and not chat.legacy_functions
         and spec.profile.json_schema is None
@@ -197,6 +200,8 @@ def start(
         and split(chat.messages).exact
     )
     spec = attrs.evolve(spec, namespace=namespace(request, session_id), hold=holdable)
+    if hint is not None:
+        structlog.contextvars.bind_contextvars(client_conversation=hint[:64])
     hold = Hold(request.app[appkeys.RUNNER])
 
     def assembler() -> ChoiceAssembler:
