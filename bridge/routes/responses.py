@@ -67,9 +67,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     seal = await _sealing(request, made) if req.encrypted_reasoning else None
     builder = ResponseBuilder(id=new_id, echo=req.echo, names=req.names, seal=seal)
     hint = conversation_hint(request.headers, body)
-    outputs, hold = start(
-        request, chat, show_reasoning=req.show_reasoning, kept=kept, on_kept=made.append, hint=hint
-    )
+    outputs, hold = start(request, chat, show_reasoning=req.show_reasoning, kept=kept, on_kept=made.append, hint=hint)
     async with contextlib.aclosing(outputs):
         try:
             if req.stream:

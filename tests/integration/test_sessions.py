@@ -350,3 +350,19 @@ async def test_a_clients_own_conversation_id_keeps_the_first_exchange_warm(bridg
         (e["resumed_lines"], e["replayed_lines"]) for e in logs if e["event"] == "request" and "resumed_lines" in e
     ]
     assert turns == [(0, 0), (0, 2), (0, 0), (2, 0)], turns
+
+
+async def test_a_session_request_that_resends_the_whole_conversation_is_not_doubled(bridge: Bridge) -> None:
+    client = bridge.client()
+    first = [{"role": "user", "content": "whole-1 <<say:One.>>"}]
+    answer = await client.chat.completions.create(
+        model="gpt-4o", messages=first, extra_body={"session_id": "sess_whole"}
+    )  # type: ignore[arg-type]
+    echoed = answer.choices[0].message.model_dump()  # refusal, annotations, ... as clients echo it
+    whole = [*first, echoed, {"role": "user", "content": "whole-2 <<say:Two.>>"}]
+    await client.chat.completions.create(model="gpt-4o", messages=whole, extra_body={"session_id": "sess_whole"})  # type: ignore[arg-type]
+    (req,) = bridge.fake.find("whole-2")
+    assert convo(req) == [("user", "whole-1 <<say:One.>>"), ("assistant", "One."), ("user", "whole-2 <<say:Two.>>")]
+    async with bridge.http() as http:
+        stored = (await http.get("/v1/sessions/sess_whole")).json()["messages"]
+    assert [m["content"] for m in stored] == ["whole-1 <<say:One.>>", "One.", "whole-2 <<say:Two.>>", "Two."]
