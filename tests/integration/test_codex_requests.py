@@ -268,3 +268,20 @@ async def test_a_configured_reasoning_key_is_used(make_bridge: MakeBridge, tmp_p
     _, second = await stream(other, _second_turn(output, call))
     assert second["output_text"] == "after-tool: a.txt"
     assert not (tmp_path / "a" / "secrets").exists(), "no key is generated when one is configured"
+
+
+async def test_output_schema_streamed(bridge: Bridge) -> None:
+    """`codex exec --output-schema` sends text.format json_schema (strict) on a streamed request."""
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    text = {"format": {"type": "json_schema", "name": "codex_output_schema", "strict": True, "schema": schema}}
+    _, response = await stream(bridge, codex_body('codex-schema <<tool:StructuredOutput:{"answer":"42"}>>', text=text))
+    assert json.loads(response["output_text"]) == {"answer": "42"}
+    # A turn that ends without the JSON, before any output: a 502 naming text.format, not a 500.
+    failed = await post(bridge, codex_body("codex-schema-none <<say:no json>>", text=text))
+    assert failed.status_code == 502, failed.text
+    assert failed.json()["error"]["param"] == "text.format"
