@@ -21,8 +21,9 @@ from typing import Any
 
 SESSION_PREFIX = "sess_"
 SESSION_HEADER = "X-Session-ID"
-# Where apps put their own conversation ids, in the order they are read.
-CLIENT_HEADERS = (SESSION_HEADER, "session-id", "thread-id", "conversation-id")
+# Where apps put their own conversation ids, in the order they are read (earlier Codex versions:
+# `session_id`, `conversation_id`).
+CLIENT_HEADERS = (SESSION_HEADER, "session-id", "thread-id", "conversation-id", "session_id", "conversation_id")
 MAX_HINT = 256
 
 
