@@ -15,6 +15,7 @@ from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
 from bridge.routes import chat, docs, info, messages, responses, sessions, usage
+from bridge.seal import SealKeys
 from bridge.thinking_cache import ThinkingCache
 
 
@@ -28,6 +29,7 @@ def create_app(config: Config) -> web.Application:
     app[appkeys.METRICS] = Metrics()
     app[appkeys.LIMITER] = RateLimiter(config.rate_limit_rpm, config.rate_limit_concurrent)
     app[appkeys.THINKING] = ThinkingCache()
+    app[appkeys.SEAL] = SealKeys(config.reasoning_key)
     app.on_response_prepare.append(add_headers)
     app.on_response_prepare.append(docs.add_csp)
     app.cleanup_ctx.append(storage_ctx)

@@ -11,7 +11,7 @@ import attrs
 import structlog
 from aiohttp import web
 
-from bridge import appkeys
+from bridge import appkeys, hints
 from bridge.convert import chunk_json, to_json
 from bridge.errors import ApiError, InvalidRequest, to_api_error
 from bridge.ownership import Caller
@@ -31,7 +31,7 @@ from supervisor.errors import SupervisorError
 
 log = structlog.get_logger(__name__)
 UNAPPLIED_HEADER = "X-Bridge-Unapplied-Params"
-SESSION_HEADER = "X-Session-ID"
+SESSION_HEADER = hints.SESSION_HEADER
 # How a session turn ran: resumed (on the process holding it), replayed, new, or stored (an
 # Idempotency-Key retry answered from the store without a model turn).
 SESSION_TURN_HEADER = "X-Bridge-Session"
@@ -70,7 +70,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         log.info("params_not_applied", params=list(chat.unapplied))
     if session is not None and session.earlier is not None:
         return await _answer_stored(request, chat, session)
-    outputs, hold = start(request, chat, session.id if session is not None else None)
+    hint = hints.conversation_hint(request.headers, body) if session is None else None
+    outputs, hold = start(request, chat, session.id if session is not None else None, hint=hint)
     if session is not None:
         session.hold = hold
     record = CompletionBuilder(model=chat.model, n=chat.n, legacy_functions=chat.legacy_functions)
@@ -132,10 +133,11 @@ class _SessionTurn:
 
 
 async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
-    """With X-Session-ID or `session_id`, the stored history goes before the client's messages."""
+    """With X-Session-ID (`sess_…`) or `session_id`, the stored history goes before the client's
+    messages. Another X-Session-ID value is the client's own conversation id (bridge.hints)."""
     if not isinstance(body, dict):
         return None
-    raw = body.pop("session_id", None) or request.headers.get(SESSION_HEADER)
+    raw = body.pop("session_id", None) or hints.bridge_session(request.headers.get(SESSION_HEADER))
     if raw is None:
         return None
     sid = session_id(raw)
@@ -148,13 +150,15 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
     history = list((record or {}).get("messages", []))
     # The request's leading instructions stay leading (its system prompt); without any other
     # message, they are what this turn answers, after the history.
+    new = [m for m in messages if not _is_instruction(m)]
     first = next((i for i, m in enumerate(messages) if not _is_instruction(m)), len(messages))
-    if first < len(messages):
+    if repeated := hints.resent(new, history):
+        new = new[repeated:]  # the client sent the whole conversation: nothing goes in front of it
+    elif first < len(messages):
         body["messages"] = [*messages[:first], *history, *messages[first:]]
     else:
         body["messages"] = [*history, *messages]
     structlog.contextvars.bind_contextvars(session_id=sid, history_messages=len(history))
-    new = [m for m in messages if not _is_instruction(m)]
     session = _SessionTurn(sessions, caller, sid, history, new)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None:
