@@ -14,9 +14,20 @@ from collections.abc import AsyncGenerator, Callable
 import attrs
 import structlog
 
+from supervisor.accounts import Upstream, Upstreams
 from supervisor.conversation import chain
-from supervisor.errors import ControlError, SlotDied, TurnTimeout, UpstreamError
-from supervisor.events import AssistantMessage, Event, Result, TextDelta, ThinkingDelta, ToolInputDelta, ToolUseStart
+from supervisor.errors import ControlError, PlanLimited, SlotDied, TurnTimeout, UpstreamError
+from supervisor.events import (
+    AssistantMessage,
+    Event,
+    Other,
+    Result,
+    TextDelta,
+    ThinkingDelta,
+    ToolInputDelta,
+    ToolUseStart,
+)
+from supervisor.limits import Limited, parse_event
 from supervisor.placement import Want
 from supervisor.pool import Pool
 from supervisor.reask import run_turn
@@ -37,6 +48,7 @@ class Lease:
     slot: Slot | None = None
     resumed: int = 0
     replayed: int = 0
+    pool: Pool | None = None  # the pool (upstream account) the slot belongs to
 
 
 @attrs.frozen
@@ -77,8 +89,12 @@ class TurnRunner:
         request_timeout: float,
         retry: RetryPolicy,
         rng: random.Random | None = None,
+        upstreams: Upstreams | None = None,
     ):
         self.pool = pool
+        self.upstreams = upstreams or Upstreams.single(pool)
+        # Told which upstream account each Result came from (spend per account).
+        self.on_served: Callable[[str, Result], None] | None = None
         self.request_timeout = request_timeout
         self.retry = retry
         self._rng = rng or random.Random()
@@ -96,6 +112,8 @@ class TurnRunner:
         generator has closed."""
         loop = asyncio.get_running_loop()
         attempt = 0
+        budget_end = loop.time() + self.request_timeout  # backoff waits stay within REQUEST_TIMEOUT
+        moved_from: set[str] = set()  # accounts this turn left (limited, or failing after retries)
         keys = chain(spec.namespace, spec.history)
         want = Want(
             profile=spec.profile,
@@ -104,18 +122,32 @@ class TurnRunner:
             namespace=spec.namespace,
             keys=keys,
         )
+        last_failure: UpstreamError | SlotDied | None = None
         while True:
+            upstream = self.upstreams.next(moved_from)
+            if upstream is None:
+                # Every account is limited, or left after a plan limit, or cannot start a process.
+                limit = self.upstreams.soonest_limit()
+                if limit is not None:
+                    raise PlanLimited(limit.describe(), limit.window, limit.until, self.upstreams.retry_after(limit))
+                if last_failure is not None:
+                    raise last_failure
+                upstream = self.upstreams.primary  # cannot start a process: its pool says why
+            pool = upstream.pool
             waited = loop.time()
-            slot = await self.pool.acquire(want)
+            slot = await pool.acquire(want)
             waited = loop.time() - waited
             if self.on_queue_wait is not None:
                 self.on_queue_wait(waited)
             deadline = loop.time() + self.request_timeout
             structlog.contextvars.bind_contextvars(slot_id=slot.slot_id, queue_wait_ms=round(waited * 1000, 1))
+            if len(self.upstreams.all) > 1:
+                structlog.contextvars.bind_contextvars(upstream_account=upstream.name)
             began = loop.time()
             outcome = "aborted"
             committed = False
             failure: UpstreamError | SlotDied | None = None
+            limited: Limited | None = None
             held = spec.hold and lease is not None
             run_spec = spec if held else attrs.evolve(spec, hold=False)
             resumed = slot.resume
@@ -124,16 +156,21 @@ class TurnRunner:
             )
             if lease is not None:
                 lease.resumed, lease.replayed = resumed, len(spec.history) - resumed
+            served = self._served(upstream, on_result)
             try:
                 async for event in run_turn(slot, run_spec, keys, deadline, self.request_timeout, keep=held):
+                    if isinstance(event, Other) and event.type == "rate_limit_event":
+                        info = parse_event(event.raw)
+                        if info is not None:
+                            limited = upstream.limits.observe(info) or limited
+                        continue
                     if isinstance(event, Result):
-                        if on_result is not None:
-                            on_result(event)
+                        served(event)
                         outcome = "finished"
                         if held and not event.is_error:
                             assert lease is not None
                             outcome = "held"
-                            lease.slot = slot
+                            lease.slot, lease.pool = slot, pool
                         structlog.contextvars.bind_contextvars(upstream_ms=round((loop.time() - began) * 1000, 1))
                         if event.is_error:
                             failure = error_from_result(event)
@@ -154,13 +191,28 @@ class TurnRunner:
                 outcome = "broken"
                 failure = exc
             finally:
-                self._settle(slot, outcome, on_result)
+                self._settle(pool, slot, outcome, served)
             assert failure is not None
+            last_failure = failure
             self._failed("process_died" if isinstance(failure, SlotDied) else f"http_{failure.status or 'none'}")
+            if limited is not None and not committed:
+                # A plan window ran out: never again on this account until it resets.
+                self._failed("plan_limited")
+                log.warning("upstream_limited", account=upstream.name, window=limited.window, until=limited.until)
+                moved_from.add(upstream.name)
+                attempt = 0
+                continue
             retryable = isinstance(failure, SlotDied) or failure.transient
-            if not retryable or committed or attempt >= self.retry.max_retries:
+            if not retryable or committed:
                 raise failure
             wait = self.retry.delay(attempt, self._rng)
+            if attempt >= self.retry.max_retries or loop.time() + wait >= budget_end:
+                if self.upstreams.next(moved_from | {upstream.name}) is None:
+                    raise failure
+                log.warning("upstream_failover", account=upstream.name, error=str(failure)[:200])
+                moved_from.add(upstream.name)
+                attempt = 0
+                continue
             log.warning(
                 "turn_retry",
                 attempt=attempt + 1,
@@ -172,6 +224,17 @@ class TurnRunner:
             attempt += 1
             await asyncio.sleep(wait)
 
+    def _served(self, upstream: Upstream, on_result: Callable[[Result], None] | None) -> Callable[[Result], None]:
+        """What hears a Result of this account's turn: the caller, and the per-account spend."""
+
+        def served(result: Result) -> None:
+            if on_result is not None:
+                on_result(result)
+            if self.on_served is not None:
+                self.on_served(upstream.name, result)
+
+        return served
+
     def _failed(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
 
@@ -179,32 +242,33 @@ class TurnRunner:
         """Ends a turn that may hold its conversation: `answer` is the reply as its owner will
         send it back (the process then keeps the conversation), None rewinds it."""
         slot, lease.slot = lease.slot, None
+        pool, lease.pool = lease.pool or self.pool, None
         if slot is None:
             return
         if answer is not None and slot.alive:
             slot.commit(answer)
-            self.pool.hold(slot)
+            pool.hold(slot)
         else:
-            self.pool.release(slot)
+            pool.release(slot)
 
-    def _settle(self, slot: Slot, outcome: str, on_result: Callable[[Result], None] | None = None) -> None:
+    def _settle(self, pool: Pool, slot: Slot, outcome: str, on_result: Callable[[Result], None] | None = None) -> None:
         if outcome == "held":
             return  # the caller finishes it (TurnRunner.finish)
         if outcome == "finished":
-            self.pool.release(slot)
+            pool.release(slot)
         elif outcome == "broken":
-            self.pool.discard(slot)
+            pool.discard(slot)
         else:
-            self.pool.background(self._abort(slot, on_result), name=f"abort-{slot.slot_id}")
+            pool.background(self._abort(pool, slot, on_result), name=f"abort-{slot.slot_id}")
 
-    async def _abort(self, slot: Slot, on_result: Callable[[Result], None] | None = None) -> None:
+    async def _abort(self, pool: Pool, slot: Slot, on_result: Callable[[Result], None] | None = None) -> None:
         """The client went away mid-turn: stop the upstream within a second, or kill."""
         result = await slot.interrupt(timeout=1.0)
         if result is not None:
             if on_result is not None:
                 on_result(result)
             log.info("turn_interrupted", slot_id=slot.slot_id)
-            self.pool.release(slot)
+            pool.release(slot)
         else:
             log.warning("turn_interrupt_failed_killing", slot_id=slot.slot_id)
-            self.pool.discard(slot)
+            pool.discard(slot)

@@ -10,6 +10,7 @@ from bridge import __version__, appkeys
 from bridge.convert import to_json
 from bridge.errors import AUTH_HELP, ModelNotFound
 from bridge.modelmap import UnknownModel
+from bridge.routes.limits import accounts_report
 from bridge.schemas import ModelCard, ModelList
 from supervisor.auth import classify
 
@@ -113,6 +114,7 @@ async def health(request: web.Request) -> web.Response:
         "pool": {k: stats[k] for k in ("size", "warm", "busy", "starting", "resetting", "restarts")},
         "queue_depth": stats["queue_depth"],
         "last_start_error": pool.last_start_error if pool.unavailable else None,
+        "upstream_accounts": accounts_report(request.app[appkeys.UPSTREAMS]),
     }
     if auth.missing:
         body["auth_help"] = AUTH_HELP
