@@ -46,8 +46,9 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
     spent = app[appkeys.UPSTREAM_LEDGER]
 
     def served(account: str, result: Result) -> None:
-        """Every turn's spend is also recorded against the upstream account that served it."""
-        spent.record(account, turn_spend(result.raw), 1)
+        """Every turn's spend is also recorded against the upstream account that served it (a
+        refused attempt adds what it cost, if anything, but is not a turn served)."""
+        spent.record(account, turn_spend(result.raw), 0 if result.is_error else 1)
 
     runner.on_served = served
     reporters: list[asyncio.Task[None]] = []

@@ -9,6 +9,8 @@ nothing new says nothing). A window that ran out comes as `status: "rejected"` w
 
 The bridge keeps the newest report per account, and an account whose window was rejected is
 `limited` until that window resets: no turn is sent there to find out (the clock is injectable).
+A 429 without those headers also gives a `rejected` line, but naming no window and no reset
+time: that one is not a plan limit (see `PlanLimits.observe`).
 """
 
 from __future__ import annotations
@@ -120,7 +122,13 @@ class PlanLimits:
     _updated_at: float | None = None
 
     def observe(self, info: RateLimitInfo) -> Limited | None:
-        """Takes a report; returns the limit it sets, if the report says a window ran out."""
+        """Takes a report; returns the limit it sets, if the report says a window ran out.
+
+        A rejection that names no window and no reset is the server limiting requests, "not your
+        usage limit" in the CLI's words (a 429 without the unified headers): a passing overload,
+        retried like one, which says nothing about the plan."""
+        if info.rejected and info.window is None and info.resets_at is None:
+            return None
         now = self.clock()
         self._updated_at = now
         self._status = info.status
