@@ -157,7 +157,7 @@ async def test_the_only_account_out_of_its_window_answers_429_with_the_reset(mak
 
 @pytest.mark.parametrize("status", [529, 429])
 async def test_an_overloaded_account_is_retried_with_backoff_then_the_next_serves(
-    make_bridge: MakeBridge, status: int
+    make_bridge: MakeBridge, status: int, logs: list[dict[str, Any]]
 ) -> None:
     """529, and a 429 that is no plan window (no rejected rate_limit_event; the CLI shows no
     Retry-After either way), are retried on the account with jittered backoff, then moved on."""
@@ -167,8 +167,10 @@ async def test_an_overloaded_account_is_retried_with_backoff_then_the_next_serve
     assert await ask(bridge, "busy <<say:served by b>>") == "served by b"
     tried = fake.find("busy")
     assert [r.credential for r in tried] == [TOKEN_A] * 3 + [TOKEN_B]
-    gaps = [b.started - a.started for a, b in zip(tried, tried[1:3], strict=False)]
-    assert all(gap > 0 for gap in gaps)
+    retries = [e for e in logs if e["event"] == "turn_retry"]
+    assert [(e["attempt"], e["status"]) for e in retries] == [(1, status), (2, status)]
+    assert 0 <= retries[0]["wait_s"] <= 0.5 and 0 <= retries[1]["wait_s"] <= 1.0, "full jitter, doubling"
+    assert [e["account"] for e in logs if e["event"] == "upstream_failover"] == ["a"]
     assert (await limits(bridge))["a"]["limited"] is False, "an overload is not a plan limit"
 
 
