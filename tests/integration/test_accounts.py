@@ -280,3 +280,20 @@ async def test_no_account_credential_reaches_another_accounts_processes(
     assert len(homes) == 3
     assert await ask(bridge, "who") == "Hello from the fake upstream."
     assert [r.credential for r in bridge.fake.find("who")] == [login_token], "the first account, with its login"
+
+
+async def test_an_api_key_reports_no_plan_windows(make_bridge: MakeBridge) -> None:
+    """With ANTHROPIC_API_KEY the CLI writes no rate_limit_event at all, even for the unified
+    headers and a rejected window: such an account shows no windows, and its 429 is an ordinary
+    one (retried, then the OpenAI 429 clients retry on)."""
+    bridge = await make_bridge(POOL_SIZE="1", MAX_RETRIES="1")
+    key = "sk-ant-test-dummy"
+    plan(bridge.fake, key, five_hour=0.42, seven_day=0.13)
+    assert await ask(bridge, "keyed") == "Hello from the fake upstream."
+    assert (await limits(bridge))["default"]["windows"] == {}
+    bridge.fake.plans[key].rejected = "five_hour"
+    with pytest.raises(openai.RateLimitError) as caught:
+        await ask(bridge, "refused")
+    assert caught.value.response.json()["error"]["code"] == "rate_limit_exceeded"
+    assert len(bridge.fake.find("refused")) == 2, "not known as a plan limit: retried"
+    assert (await limits(bridge))["default"]["limited"] is False
