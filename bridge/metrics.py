@@ -29,7 +29,7 @@ class _PoolCollector(Collector):
         self._runner = runner
 
     def collect(self) -> Iterator[Metric]:
-        stats = self._pool.stats()
+        stats = self._runner.upstreams.stats()  # every upstream account's pool together
         slots = GaugeMetricFamily("bridge_slots", "CLI processes by state", labels=["state"])
         for state in ("warm", "busy", "starting", "resetting"):
             slots.add_metric([state], stats[state])

@@ -195,6 +195,19 @@ class Upstreams:
     def pools(self) -> list[Pool]:
         return [u.pool for u in self.all]
 
+    def stats(self) -> dict[str, int]:
+        """Every account's pool together (seats, states, queue, restarts)."""
+        total: dict[str, int] = {}
+        for pool in self.pools():
+            for key, value in pool.stats().items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    @property
+    def unavailable(self) -> bool:
+        """No account can start a process."""
+        return all(pool.unavailable for pool in self.pools())
+
     def next(self, skip: set[str]) -> Upstream | None:
         """The first account not in `skip` that is not limited (the documented policy)."""
         for upstream in self.all:
