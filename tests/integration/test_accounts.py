@@ -297,3 +297,26 @@ async def test_an_api_key_reports_no_plan_windows(make_bridge: MakeBridge) -> No
     assert caught.value.response.json()["error"]["code"] == "rate_limit_exceeded"
     assert len(bridge.fake.find("refused")) == 2, "not known as a plan limit: retried"
     assert (await limits(bridge))["default"]["limited"] is False
+
+
+async def test_a_streamed_request_gets_the_same_429(make_bridge: MakeBridge) -> None:
+    bridge = await make_bridge(POOL_SIZE="1", ANTHROPIC_API_KEY=None, CLAUDE_CODE_OAUTH_TOKEN=TOKEN_A)
+    plan(bridge.fake, TOKEN_A, five_hour=0.2, seven_day=1.0, rejected="seven_day")
+    for path, body in (
+        ("/v1/chat/completions", {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "s"}]}),
+        (
+            "/v1/messages",
+            {
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 50,
+                "stream": True,
+                "messages": [{"role": "user", "content": "m"}],
+            },
+        ),
+    ):
+        async with bridge.http() as http:
+            got = await http.post(path, json=body, headers={"Authorization": "Bearer sk-test"})
+        assert got.status_code == 429, got.text
+        assert abs(int(got.headers["Retry-After"]) - 7200 - 86400) <= 5
+        assert "7-day" in got.text
+    assert got.json()["error"]["type"] == "rate_limit_error"
