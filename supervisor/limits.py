@@ -169,8 +169,11 @@ class PlanLimits:
                 "resets_at": window.resets_at,
                 "resets_in_s": None if window.resets_at is None else max(0, round(window.resets_at - now)),
             }
+        status = self._status
+        if status == "allowed" and any(w["status"] == "allowed_warning" for w in windows.values()):
+            status = "allowed_warning"  # the CLI's line says "allowed" at the top even then (measured)
         return {
-            "status": "rejected" if limited else self._status,
+            "status": "rejected" if limited else status,
             "limited": limited is not None,
             "limited_window": limited.window if limited else None,
             "limited_until": limited.until if limited else None,

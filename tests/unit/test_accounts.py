@@ -80,6 +80,14 @@ def test_a_rejected_window_limits_the_account_until_its_reset() -> None:
     assert limits.report()["windows"]["five_hour"]["status"] is None
 
 
+def test_a_window_near_its_limit_makes_the_account_warn() -> None:
+    raw = json.loads(json.dumps(ALLOWED))
+    raw["rate_limit_info"]["unifiedWindows"]["five_hour"].update(utilization=0.8, status="allowed_warning")
+    limits = PlanLimits(Clock())
+    limits.observe(parse_event(raw))  # type: ignore[arg-type]
+    assert limits.report()["status"] == "allowed_warning"
+
+
 def test_the_servers_own_request_limiting_is_no_plan_limit() -> None:
     limits = PlanLimits(Clock())
     info = parse_event(SERVER_LIMITING)
