@@ -91,7 +91,7 @@ def make_upstreams(config: Config, clock: Callable[[], float]) -> Upstreams:
                 command=config.claude_command,
                 request_timeout=config.request_timeout,
                 workdir=private_workdir(config.slot_dir, spec),
-                base_env=launch_env(config.cli_env, spec),
+                base_env=launch_env(config.cli_env, spec, specs),
                 user_home=config.user_home if spec.kind == "default" else spec.login,
                 account_env=spec.own_env() if spec.kind != "default" else {},
             ),

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +138,15 @@ def _login_home(name: str, value: Any) -> Path:
     raise ValueError(f"account {name}: no .claude/.credentials.json under {path} (log in with `claude auth login`)")
 
 
-def launch_env(base: Mapping[str, str], spec: AccountSpec) -> dict[str, str]:
+def launch_env(base: Mapping[str, str], spec: AccountSpec, accounts: Iterable[AccountSpec] = ()) -> dict[str, str]:
     """The server environment a configured account's processes inherit from: without any
-    credential of the server's own (its own variables are added after, see `LaunchSettings`)."""
+    credential of the server's own, and without any variable holding an account's key or token
+    (`api_key_env: "ANTHROPIC_KEY_B"` would otherwise reach every process through the
+    `ANTHROPIC_*` pass-through). Its own variables are added after (see `LaunchSettings`)."""
     if spec.kind == "default":
         return dict(base)
-    return {k: v for k, v in base.items() if k not in CREDENTIAL_VARS}
+    secrets = {a.secret for a in (spec, *accounts) if a.secret}
+    return {k: v for k, v in base.items() if k not in CREDENTIAL_VARS and v not in secrets}
 
 
 def pool_sizes(total: int, specs: tuple[AccountSpec, ...]) -> list[int]:

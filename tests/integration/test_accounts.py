@@ -256,10 +256,10 @@ async def test_no_account_credential_reaches_another_accounts_processes(
     accounts = [
         {"name": "a", "login": str(login)},
         {"name": "b", "oauth_token": TOKEN_B},
-        {"name": "c", "api_key_env": "KEY_C"},
+        {"name": "c", "api_key_env": "ANTHROPIC_KEY_C"},
     ]
     bridge = await make_bridge(
-        POOL_SIZE="3", UPSTREAM_ACCOUNTS=json.dumps(accounts), KEY_C="sk-ant-api-account-c-secret"
+        POOL_SIZE="3", UPSTREAM_ACCOUNTS=json.dumps(accounts), ANTHROPIC_KEY_C="sk-ant-api-account-c-secret"
     )
     secrets = {"a": login_token, "b": TOKEN_B, "c": "sk-ant-api-account-c-secret"}
     server_key = "sk-ant-test-dummy"  # the server's own ANTHROPIC_API_KEY

@@ -168,3 +168,12 @@ def test_an_account_never_inherits_the_servers_credentials(tmp_path: Path) -> No
     assert "sk-ant" not in json.dumps(env)
     assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1" and env["CLAUDE_CODE_USE_VERTEX"] == "1"
     assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/k.json", "a provider's own settings pass as they are"
+
+
+def test_a_variable_holding_another_accounts_key_is_left_out() -> None:
+    server = {"ANTHROPIC_KEY_B": "sk-ant-api-b", "ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}
+    accounts = parse_accounts(
+        json.dumps([{"name": "a", "oauth_token": "sk-ant-oat01-a"}, {"name": "b", "api_key_env": "ANTHROPIC_KEY_B"}]),
+        server,
+    )
+    assert launch_env(server, accounts[0], accounts) == {"ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}
