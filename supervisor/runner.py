@@ -195,24 +195,43 @@ class TurnRunner:
             assert failure is not None
             last_failure = failure
             self._failed("process_died" if isinstance(failure, SlotDied) else f"http_{failure.status or 'none'}")
-            if limited is not None and not committed:
-                # A plan window ran out: never again on this account until it resets.
-                self._failed("plan_limited")
-                log.warning("upstream_limited", account=upstream.name, window=limited.window, until=limited.until)
+            wait = self._after_failure(
+                upstream, failure, limited, committed, attempt, moved_from, budget_end - loop.time()
+            )
+            if wait is None:
                 moved_from.add(upstream.name)
                 attempt = 0
                 continue
-            retryable = isinstance(failure, SlotDied) or failure.transient
-            if not retryable or committed:
-                raise failure
-            wait = self.retry.delay(attempt, self._rng)
-            if attempt >= self.retry.max_retries or loop.time() + wait >= budget_end:
-                if self.upstreams.next(moved_from | {upstream.name}) is None:
-                    raise failure
-                log.warning("upstream_failover", account=upstream.name, error=str(failure)[:200])
-                moved_from.add(upstream.name)
-                attempt = 0
-                continue
+            self.retries += 1
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    def _after_failure(
+        self,
+        upstream: Upstream,
+        failure: UpstreamError | SlotDied,
+        limited: Limited | None,
+        committed: bool,
+        attempt: int,
+        moved_from: set[str],
+        budget_left: float,
+    ) -> float | None:
+        """What a failed attempt leads to: the wait before another attempt on the same account,
+        or None to move the turn to the next account; what nothing can help is raised.
+
+        A plan window that ran out is never retried on its account (it is limited until the
+        reset). Other transient failures (529, a 429 naming no window, 5xx, a dead process) are
+        retried with full-jitter backoff, at most MAX_RETRIES times and within REQUEST_TIMEOUT,
+        then moved on while another account can take the turn. Nothing is retried once the
+        client has been sent output."""
+        if limited is not None and not committed:
+            self._failed("plan_limited")
+            log.warning("upstream_limited", account=upstream.name, window=limited.window, until=limited.until)
+            return None
+        if committed or not (isinstance(failure, SlotDied) or failure.transient):
+            raise failure
+        wait = self.retry.delay(attempt, self._rng)
+        if attempt < self.retry.max_retries and wait < budget_left:
             log.warning(
                 "turn_retry",
                 attempt=attempt + 1,
@@ -220,9 +239,11 @@ class TurnRunner:
                 status=getattr(failure, "status", None),
                 wait_s=round(wait, 3),
             )
-            self.retries += 1
-            attempt += 1
-            await asyncio.sleep(wait)
+            return wait
+        if self.upstreams.next(moved_from | {upstream.name}) is None:
+            raise failure
+        log.warning("upstream_failover", account=upstream.name, error=str(failure)[:200])
+        return None
 
     def _served(self, upstream: Upstream, on_result: Callable[[Result], None] | None) -> Callable[[Result], None]:
         """What hears a Result of this account's turn: the caller, and the per-account spend."""

@@ -74,6 +74,7 @@ async def test_a_rejected_account_hands_its_turns_to_the_next_until_its_reset(ma
     fake = bridge.fake
     reset = plan(fake, TOKEN_A, five_hour=0.42, seven_day=0.13)
     plan(fake, TOKEN_B, five_hour=0.05, seven_day=0.01)
+    clock.now = time.time()  # the bridge's clock starts where the plan's reset was counted from
 
     assert await ask(bridge, "first <<say:from-a>>") == "from-a"
     assert [r.credential for r in fake.find("first")] == [TOKEN_A], "the first account serves while it can"
@@ -132,6 +133,7 @@ async def test_the_only_account_out_of_its_window_answers_429_with_the_reset(mak
     bridge = await make_bridge(POOL_SIZE="1", ANTHROPIC_API_KEY=None, CLAUDE_CODE_OAUTH_TOKEN=TOKEN_A, clock=clock)
     fake = bridge.fake
     reset = plan(fake, TOKEN_A, five_hour=1.0, seven_day=0.5, rejected="five_hour")
+    clock.now = time.time()
     for attempt in range(2):
         with pytest.raises(openai.RateLimitError) as caught:
             await ask(bridge, f"limited{attempt}")
