@@ -157,15 +157,16 @@ async def test_the_only_account_out_of_its_window_answers_429_with_the_reset(mak
     assert len(fake.by(TOKEN_A)) == 2
 
 
-@pytest.mark.parametrize("status", [529, 429])
+@pytest.mark.parametrize(("status", "retry_after"), [(529, None), (429, None), (429, 3.0)])
 async def test_an_overloaded_account_is_retried_with_backoff_then_the_next_serves(
-    make_bridge: MakeBridge, status: int, logs: list[dict[str, Any]]
+    make_bridge: MakeBridge, status: int, retry_after: float | None, logs: list[dict[str, Any]]
 ) -> None:
-    """529, and a 429 that is no plan window (no rejected rate_limit_event; the CLI shows no
-    Retry-After either way), are retried on the account with jittered backoff, then moved on."""
+    """529, and a 429 that is no plan window (its rate_limit_event names no window), are retried
+    on the account with jittered backoff, then moved on. The CLI shows no Retry-After, so one
+    sent with a 429 changes nothing."""
     bridge = await make_bridge(POOL_SIZE="2", UPSTREAM_ACCOUNTS=TWO, MAX_RETRIES="2")
     fake = bridge.fake
-    fake.fail(TOKEN_A, status, times=10)
+    fake.fail(TOKEN_A, status, times=10, retry_after=retry_after)
     assert await ask(bridge, "busy <<say:served by b>>") == "served by b"
     tried = fake.find("busy")
     assert [r.credential for r in tried] == [TOKEN_A] * 3 + [TOKEN_B]
@@ -280,8 +281,12 @@ async def test_no_account_credential_reaches_another_accounts_processes(
         for other, secret in secrets.items():
             assert (secret in files) == (other == upstream.name == "a"), (upstream.name, other)
     assert len(homes) == 3
+    plan(bridge.fake, login_token, five_hour=0.42, seven_day=0.13)
     assert await ask(bridge, "who") == "Hello from the fake upstream."
     assert [r.credential for r in bridge.fake.find("who")] == [login_token], "the first account, with its login"
+    shown = await limits(bridge)
+    assert shown["a"]["kind"] == "login" and shown["a"]["windows"]["five_hour"]["utilization"] == 0.42
+    assert [shown[n]["kind"] for n in ("b", "c")] == ["oauth_token", "api_key"]
 
 
 async def test_an_api_key_reports_no_plan_windows(make_bridge: MakeBridge) -> None:
