@@ -248,6 +248,7 @@ LIMITS = {
                     "retry_after_s": {"type": "integer", "nullable": True},
                     "windows": {"type": "object", "additionalProperties": _WINDOW},
                     "updated_at": {"type": "number", "nullable": True},
+                    "cooling_down_until": {"type": "number", "nullable": True},
                 },
             },
         },

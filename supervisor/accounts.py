@@ -165,11 +165,17 @@ def pool_sizes(total: int, specs: tuple[AccountSpec, ...]) -> list[int]:
     return sizes
 
 
+# How long an account that stayed overloaded through a turn's retries is passed over while
+# another account can take turns (it is not limited: it is used when no other can).
+COOL_DOWN_S = 30.0
+
+
 @attrs.define(eq=False)
 class Upstream:
     spec: AccountSpec
     pool: Pool
     limits: PlanLimits
+    cooling_until: float = 0.0  # wall clock; see COOL_DOWN_S
 
     @property
     def name(self) -> str:
@@ -212,11 +218,20 @@ class Upstreams:
         return all(pool.unavailable for pool in self.pools())
 
     def next(self, skip: set[str]) -> Upstream | None:
-        """The first account not in `skip` that is not limited (the documented policy)."""
+        """The first account not in `skip` that is not limited (the documented policy); one
+        cooling down after an overload only when no other can take the turn."""
+        now, cooling = self.clock(), None
         for upstream in self.all:
-            if upstream.name not in skip and upstream.limits.limited() is None and not upstream.pool.unavailable:
+            if upstream.name in skip or upstream.limits.limited() is not None or upstream.pool.unavailable:
+                continue
+            if upstream.cooling_until <= now:
                 return upstream
-        return None
+            cooling = cooling or upstream
+        return cooling
+
+    def cool_down(self, upstream: Upstream) -> None:
+        """The account stayed overloaded through a turn's retries: pass it over for a while."""
+        upstream.cooling_until = self.clock() + COOL_DOWN_S
 
     def soonest_limit(self) -> Limited | None:
         """When every account is limited: the limit that ends first."""

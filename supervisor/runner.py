@@ -243,6 +243,7 @@ class TurnRunner:
         if self.upstreams.next(moved_from | {upstream.name}) is None:
             raise failure
         log.warning("upstream_failover", account=upstream.name, error=str(failure)[:200])
+        self.upstreams.cool_down(upstream)
         return None
 
     def _served(self, upstream: Upstream, on_result: Callable[[Result], None] | None) -> Callable[[Result], None]:

@@ -22,7 +22,14 @@ from supervisor.accounts import Upstream, Upstreams
 
 def account_report(upstream: Upstream) -> dict[str, Any]:
     """One account's entry (its name and credential kind, never the credential)."""
-    return {"object": "upstream_account", "name": upstream.name, "kind": upstream.spec.kind, **upstream.limits.report()}
+    cooling = upstream.cooling_until if upstream.cooling_until > upstream.limits.clock() else None
+    return {
+        "object": "upstream_account",
+        "name": upstream.name,
+        "kind": upstream.spec.kind,
+        **upstream.limits.report(),
+        "cooling_down_until": cooling,
+    }
 
 
 def accounts_report(upstreams: Upstreams) -> list[dict[str, Any]]:

@@ -164,9 +164,10 @@ async def test_an_overloaded_account_is_retried_with_backoff_then_the_next_serve
     """529, and a 429 that is no plan window (its rate_limit_event names no window), are retried
     on the account with jittered backoff, then moved on. The CLI shows no Retry-After, so one
     sent with a 429 changes nothing."""
-    bridge = await make_bridge(POOL_SIZE="2", UPSTREAM_ACCOUNTS=TWO, MAX_RETRIES="2")
+    clock = Clock()
+    bridge = await make_bridge(POOL_SIZE="2", UPSTREAM_ACCOUNTS=TWO, MAX_RETRIES="2", clock=clock)
     fake = bridge.fake
-    fake.fail(TOKEN_A, status, times=10, retry_after=retry_after)
+    fake.fail(TOKEN_A, status, times=3, retry_after=retry_after)
     assert await ask(bridge, "busy <<say:served by b>>") == "served by b"
     tried = fake.find("busy")
     assert [r.credential for r in tried] == [TOKEN_A] * 3 + [TOKEN_B]
@@ -174,7 +175,14 @@ async def test_an_overloaded_account_is_retried_with_backoff_then_the_next_serve
     assert [(e["attempt"], e["status"]) for e in retries] == [(1, status), (2, status)]
     assert 0 <= retries[0]["wait_s"] <= 0.5 and 0 <= retries[1]["wait_s"] <= 1.0, "full jitter, doubling"
     assert [e["account"] for e in logs if e["event"] == "upstream_failover"] == ["a"]
-    assert (await limits(bridge))["a"]["limited"] is False, "an overload is not a plan limit"
+    shown = (await limits(bridge))["a"]
+    assert shown["limited"] is False, "an overload is not a plan limit"
+    assert shown["cooling_down_until"] == clock.now + 30
+    assert await ask(bridge, "meanwhile") == "Hello from the fake upstream."
+    assert [r.credential for r in fake.find("meanwhile")] == [TOKEN_B], "a is passed over for 30 s"
+    clock.now += 31
+    assert await ask(bridge, "later") == "Hello from the fake upstream."
+    assert [r.credential for r in fake.find("later")] == [TOKEN_A]
 
 
 async def test_overloaded_everywhere_is_the_error_clients_retry_on(make_bridge: MakeBridge) -> None:
@@ -186,6 +194,10 @@ async def test_overloaded_everywhere_is_the_error_clients_retry_on(make_bridge: 
     assert caught.value.response.status_code == 503
     assert caught.value.response.json()["error"]["code"] == "upstream_overloaded"
     assert [r.credential for r in bridge.fake.find("everywhere")] == [TOKEN_A] * 2 + [TOKEN_B] * 2
+    with pytest.raises(openai.InternalServerError):
+        await ask(bridge, "again")
+    tried = [r.credential for r in bridge.fake.find("again")]
+    assert tried == [TOKEN_B] * 2 + [TOKEN_A] * 2, "a, cooling down after its failover, comes last"
 
 
 async def test_a_held_conversation_continues_on_the_next_account_with_its_history(make_bridge: MakeBridge) -> None:
