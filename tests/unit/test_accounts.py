@@ -177,3 +177,28 @@ def test_a_variable_holding_another_accounts_key_is_left_out() -> None:
         server,
     )
     assert launch_env(server, accounts[0], accounts) == {"ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}
+
+
+class _Pool:
+    unavailable = False
+
+
+def test_the_first_available_account_serves_one_cooling_down_comes_last() -> None:
+    from typing import cast
+
+    from supervisor.accounts import Upstream, Upstreams
+    from supervisor.pool import Pool
+
+    clock = Clock()
+    a, b, c = (Upstream(AccountSpec(n, "api_key", secret=n), cast(Pool, _Pool()), PlanLimits(clock)) for n in "abc")
+    upstreams = Upstreams([a, b, c], clock)
+    assert upstreams.next(set()) is a
+    a.limits.observe(parse_event(REJECTED))  # type: ignore[arg-type]
+    assert upstreams.next(set()) is b and upstreams.next({"b"}) is c
+    upstreams.cool_down(b)
+    assert upstreams.next(set()) is c and upstreams.next({"c"}) is b, "cooling down: tried last"
+    assert upstreams.next({"b", "c"}) is None
+    limit = upstreams.soonest_limit()
+    assert limit is not None and upstreams.retry_after(limit) == 11157
+    clock.now += 31
+    assert upstreams.next(set()) is b
