@@ -14,7 +14,7 @@ from bridge.metrics_http import metrics_middleware, metrics_view
 from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
-from bridge.routes import chat, docs, info, messages, responses, sessions, usage
+from bridge.routes import chat, docs, info, limits, messages, responses, sessions, usage
 from bridge.seal import SealKeys
 from bridge.thinking_cache import ThinkingCache
 
@@ -46,6 +46,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_post("/v1/messages", messages.create)
     app.router.add_post("/v1/messages/count_tokens", messages.count_tokens)
     app.router.add_get("/v1/usage", usage.usage)
+    app.router.add_get("/v1/limits", limits.limits)
     app.router.add_post("/v1/responses", responses.create)
     app.router.add_get("/v1/responses", responses.list_responses)
     app.router.add_get("/v1/responses/{response_id}", responses.retrieve)

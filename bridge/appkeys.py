@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from bridge.config import Config
@@ -14,12 +16,16 @@ from bridge.spend.guard import BudgetGuard
 from bridge.spend.ledger import Ledger
 from bridge.storage.base import Store
 from bridge.thinking_cache import ThinkingCache
+from supervisor.accounts import Upstreams
 from supervisor.pool import Pool
 from supervisor.runner import TurnRunner
 
 CONFIG = web.AppKey("config", Config)
 MODELS = web.AppKey("models", ModelMap)
-POOL = web.AppKey("pool", Pool)
+POOL = web.AppKey("pool", Pool)  # the first upstream account's pool (the only one by default)
+UPSTREAMS = web.AppKey("upstreams", Upstreams)
+# The wall clock plan-window resets are compared with (tests inject their own before start).
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
 RUNNER = web.AppKey("runner", TurnRunner)
 CLI_VERSION = web.AppKey("cli_version", str)
 STORE = web.AppKey("store", Store)
@@ -28,6 +34,7 @@ METRICS = web.AppKey("metrics", Metrics)
 SESSIONS = web.AppKey("sessions", Sessions)
 LEDGER = web.AppKey("ledger", Ledger)
 BUDGETS = web.AppKey("budgets", BudgetGuard)
+UPSTREAM_LEDGER = web.AppKey("upstream_ledger", Ledger)  # spend per upstream account
 THINKING = web.AppKey("thinking", ThinkingCache)
 SEAL = web.AppKey("seal", SealKeys)
 

@@ -19,6 +19,7 @@ import attrs
 
 from bridge.spend.budgets import fingerprint, parse_budgets
 from bridge.validation.limits import Limits
+from supervisor.accounts import AccountSpec, parse_accounts
 
 ROOT = Path(__file__).resolve().parent.parent
 PINNED_CLI = ROOT / ".tools" / "node_modules" / ".bin" / "claude"
@@ -86,6 +87,9 @@ class Config:
     # The environment the CLI children may inherit from (credentials): never printed.
     cli_env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
     user_home: Path | None = attrs.field(factory=lambda: Path.home())
+    # UPSTREAM_ACCOUNTS (supervisor/accounts.py): empty means the one account of the server's
+    # own environment and login, as always.
+    upstream_accounts: tuple[AccountSpec, ...] = attrs.field(default=(), repr=lambda a: f"<{len(a)} accounts>")
 
     @property
     def limits(self) -> Limits:
@@ -181,6 +185,11 @@ class Config:
                 kwargs["key_budgets"] = parse_budgets(env["KEY_BUDGETS"], {k: fingerprint(k) for k in api_keys})
             except ValueError as exc:
                 raise ConfigError(f"KEY_BUDGETS: {exc}") from None
+        if env.get("UPSTREAM_ACCOUNTS", "").strip():
+            try:
+                kwargs["upstream_accounts"] = parse_accounts(env["UPSTREAM_ACCOUNTS"], env)
+            except ValueError as exc:
+                raise ConfigError(f"UPSTREAM_ACCOUNTS: {exc}") from None
         config = cls(**kwargs)  # type: ignore[arg-type]
         if config.history_storage == "redis" and not config.redis_url:
             raise ConfigError("HISTORY_STORAGE=redis needs REDIS_URL")

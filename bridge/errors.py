@@ -133,6 +133,8 @@ def from_supervisor(exc: sup.SupervisorError) -> ApiError:
     """Maps what went wrong below the HTTP layer onto an OpenAI-style error."""
     if isinstance(exc, (sup.QueueFull, sup.QueueTimeout)):
         return RateLimited(f"{exc}; try again shortly.", exc.retry_after)
+    if isinstance(exc, sup.PlanLimited):
+        return RateLimited(f"{exc}. Try again after the reset.", exc.retry_after)
     if isinstance(exc, sup.TurnTimeout):
         return GatewayTimeout(str(exc), code="timeout")
     if isinstance(exc, sup.PoolUnavailable):

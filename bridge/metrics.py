@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bridge.spend.figures import Spend
+from supervisor.accounts import Upstreams
 from supervisor.pool import Pool
 from supervisor.runner import TurnRunner
 
@@ -27,7 +28,7 @@ class _PoolCollector(Collector):
         self._runner = runner
 
     def collect(self) -> Iterator[Metric]:
-        stats = self._pool.stats()
+        stats = self._runner.upstreams.stats()  # every upstream account's pool together
         slots = GaugeMetricFamily("bridge_slots", "CLI processes by state", labels=["state"])
         for state in ("warm", "busy", "starting", "resetting"):
             slots.add_metric([state], stats[state])
@@ -42,6 +43,45 @@ class _PoolCollector(Collector):
         for kind, count in sorted(self._runner.failures.items()):
             errors.add_metric([kind], count)
         yield errors
+
+
+class _PlanCollector(Collector):
+    """Each upstream account's plan windows, as the CLI last reported them (`rate_limit_event`)."""
+
+    def __init__(self, upstreams: Upstreams) -> None:
+        self._upstreams = upstreams
+
+    def collect(self) -> Iterator[Metric]:
+        used = GaugeMetricFamily(
+            "bridge_plan_window_utilization",
+            "share of an upstream account's plan window used (0-1), as the CLI last reported it",
+            labels=["account", "window"],
+        )
+        resets = GaugeMetricFamily(
+            "bridge_plan_window_resets_at_seconds",
+            "when an upstream account's plan window resets (Unix time)",
+            labels=["account", "window"],
+        )
+        rejected = GaugeMetricFamily(
+            "bridge_plan_window_rejected",
+            "1 while an upstream account's plan window has run out (until its reset), else 0",
+            labels=["account", "window"],
+        )
+        limited = GaugeMetricFamily(
+            "bridge_upstream_limited",
+            "1 while an upstream account takes no turns because a plan window ran out, else 0",
+            labels=["account"],
+        )
+        for upstream in self._upstreams.all:
+            report = upstream.limits.report()
+            limited.add_metric([upstream.name], 1 if report["limited"] else 0)
+            for window, figures in report["windows"].items():
+                if figures["utilization"] is not None:
+                    used.add_metric([upstream.name, window], figures["utilization"])
+                if figures["resets_at"] is not None:
+                    resets.add_metric([upstream.name, window], figures["resets_at"])
+                rejected.add_metric([upstream.name, window], 1 if figures["status"] == "rejected" else 0)
+        yield from (used, resets, rejected, limited)
 
 
 class Metrics:
@@ -96,8 +136,9 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, pool: Pool, runner: TurnRunner) -> None:
+    def watch(self, pool: Pool, runner: TurnRunner, upstreams: Upstreams | None = None) -> None:
         self.registry.register(_PoolCollector(pool, runner))
+        self.registry.register(_PlanCollector(upstreams or runner.upstreams))
         runner.on_queue_wait = self.queue_wait.observe
 
     def first_output(self, request: web.Request) -> None:

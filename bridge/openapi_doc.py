@@ -203,6 +203,58 @@ USAGE = {
                 },
             },
         },
+        "upstream_accounts": {
+            "type": "array",
+            "description": "spend per upstream account that served the turns (admin keys; all without ADMIN_API_KEYS)",
+            "items": {
+                "type": "object",
+                "required": ["object", "account", "total", "day", "month"],
+                "properties": {
+                    "object": {"type": "string", "enum": ["upstream_usage"]},
+                    "account": {"type": "string"},
+                    "total": FIGURES,
+                    "day": FIGURES,
+                    "month": FIGURES,
+                },
+            },
+        },
+    },
+}
+_WINDOW = {
+    "type": "object",
+    "required": ["utilization", "status", "resets_at", "resets_in_s"],
+    "properties": {
+        "utilization": {"type": "number", "nullable": True, "description": "share of the window used, 0-1"},
+        "status": {"type": "string", "nullable": True, "enum": ["allowed", "allowed_warning", "rejected", None]},
+        "resets_at": {"type": "number", "nullable": True, "description": "Unix time"},
+        "resets_in_s": {"type": "integer", "nullable": True},
+    },
+}
+LIMITS = {
+    "type": "object",
+    "required": ["object", "data"],
+    "properties": {
+        "object": {"type": "string", "enum": ["list"]},
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["object", "name", "kind", "status", "limited", "windows"],
+                "properties": {
+                    "object": {"type": "string", "enum": ["upstream_account"]},
+                    "name": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["default", "login", "api_key", "oauth_token", "env"]},
+                    "status": {"type": "string", "nullable": True},
+                    "limited": {"type": "boolean"},
+                    "limited_window": {"type": "string", "nullable": True},
+                    "limited_until": {"type": "number", "nullable": True},
+                    "retry_after_s": {"type": "integer", "nullable": True},
+                    "windows": {"type": "object", "additionalProperties": _WINDOW},
+                    "updated_at": {"type": "number", "nullable": True},
+                    "cooling_down_until": {"type": "number", "nullable": True},
+                },
+            },
+        },
     },
 }
 SESSION = {
@@ -460,6 +512,14 @@ def build() -> dict[str, Any]:
                             "schema": {"type": "string", "pattern": "^(key_[0-9a-f]{10}|anonymous)$"},
                         }
                     ],
+                    tag="Service",
+                )
+            },
+            "/v1/limits": {
+                "get": _op(
+                    "getLimits",
+                    "Plan windows of each upstream account (admin keys only when ADMIN_API_KEYS is set)",
+                    {"200": _json(LIMITS), **_errors(401, 403, 429)},
                     tag="Service",
                 )
             },

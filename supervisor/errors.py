@@ -43,6 +43,16 @@ class ControlError(SupervisorError):
     """The CLI answered a control request with an error."""
 
 
+class PlanLimited(SupervisorError):
+    """Every upstream account that could take the turn has a plan window that ran out."""
+
+    def __init__(self, message: str, window: str | None, resets_at: float, retry_after: float) -> None:
+        super().__init__(message)
+        self.window = window
+        self.resets_at = resets_at
+        self.retry_after = retry_after
+
+
 class UpstreamError(SupervisorError):
     """The CLI reported an API error (`result.is_error`)."""
 

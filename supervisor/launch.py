@@ -81,6 +81,9 @@ class LaunchSettings:
     workdir: Path
     base_env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     user_home: Path | None = None
+    # An upstream account's own variables (supervisor/accounts.py), set as they are, after the
+    # PASSTHROUGH filter: a cloud provider's settings need more than that filter lets through.
+    account_env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
 
 def build_argv(settings: LaunchSettings, system_prompt_file: Path, profile: LaunchProfile) -> list[str]:
@@ -113,6 +116,7 @@ def build_argv(settings: LaunchSettings, system_prompt_file: Path, profile: Laun
 
 def build_env(settings: LaunchSettings, home: Path, tmpdir: Path) -> dict[str, str]:
     env = {k: v for k, v in settings.base_env.items() if k in PASSTHROUGH or k.startswith(PASSTHROUGH_PREFIXES)}
+    env.update(settings.account_env)
     env.update(
         HOME=str(home),
         CLAUDE_CODE_TMPDIR=str(tmpdir),

@@ -14,10 +14,21 @@ from collections.abc import AsyncGenerator, Callable
 import attrs
 import structlog
 
+from supervisor.accounts import Upstream, Upstreams
 from supervisor.admission import Admission, Release, TenantCaps
 from supervisor.conversation import chain
-from supervisor.errors import ControlError, SlotDied, TurnTimeout, UpstreamError
-from supervisor.events import AssistantMessage, Event, Result, TextDelta, ThinkingDelta, ToolInputDelta, ToolUseStart
+from supervisor.errors import ControlError, PlanLimited, SlotDied, TurnTimeout, UpstreamError
+from supervisor.events import (
+    AssistantMessage,
+    Event,
+    Other,
+    Result,
+    TextDelta,
+    ThinkingDelta,
+    ToolInputDelta,
+    ToolUseStart,
+)
+from supervisor.limits import Limited, parse_event
 from supervisor.placement import Want
 from supervisor.pool import Pool
 from supervisor.reask import run_turn
@@ -38,6 +49,7 @@ class Lease:
     slot: Slot | None = None
     resumed: int = 0
     replayed: int = 0
+    pool: Pool | None = None  # the pool (upstream account) the slot belongs to
 
 
 @attrs.frozen
@@ -78,10 +90,14 @@ class TurnRunner:
         request_timeout: float,
         retry: RetryPolicy,
         rng: random.Random | None = None,
+        upstreams: Upstreams | None = None,
         caps: TenantCaps | None = None,
     ):
         self.pool = pool
         self.caps = caps
+        self.upstreams = upstreams or Upstreams.single(pool)
+        # Told which upstream account each Result came from (spend per account).
+        self.on_served: Callable[[str, Result], None] | None = None
         self.request_timeout = request_timeout
         self.retry = retry
         self._rng = rng or random.Random()
@@ -104,6 +120,8 @@ class TurnRunner:
         `caps`) and is asked each time an attempt gets its process (see `supervisor.admission`)."""
         loop = asyncio.get_running_loop()
         attempt = 0
+        budget_end = loop.time() + self.request_timeout  # backoff waits stay within REQUEST_TIMEOUT
+        moved_from: set[str] = set()  # accounts this turn left (limited, or failing after retries)
         keys = chain(spec.namespace, spec.history)
         want = Want(
             profile=spec.profile,
@@ -112,18 +130,32 @@ class TurnRunner:
             namespace=spec.namespace,
             keys=keys,
         )
+        last_failure: UpstreamError | SlotDied | None = None
         while True:
+            upstream = self.upstreams.next(moved_from)
+            if upstream is None:
+                # Every account is limited, or left after a plan limit, or cannot start a process.
+                limit = self.upstreams.soonest_limit()
+                if limit is not None:
+                    raise PlanLimited(limit.describe(), limit.window, limit.until, self.upstreams.retry_after(limit))
+                if last_failure is not None:
+                    raise last_failure
+                upstream = self.upstreams.primary  # cannot start a process: its pool says why
+            pool = upstream.pool
             waited = loop.time()
-            slot, admitted = await self._lease(want, admission or Admission())
+            slot, admitted = await self._lease(pool, want, admission or Admission())
             waited = loop.time() - waited
             if self.on_queue_wait is not None:
                 self.on_queue_wait(waited)
             deadline = loop.time() + self.request_timeout
             structlog.contextvars.bind_contextvars(slot_id=slot.slot_id, queue_wait_ms=round(waited * 1000, 1))
+            if len(self.upstreams.all) > 1:
+                structlog.contextvars.bind_contextvars(upstream_account=upstream.name)
             began = loop.time()
             outcome = "aborted"
             committed = False
             failure: UpstreamError | SlotDied | None = None
+            limited: Limited | None = None
             held = spec.hold and lease is not None
             run_spec = spec if held else attrs.evolve(spec, hold=False)
             resumed = slot.resume
@@ -132,16 +164,21 @@ class TurnRunner:
             )
             if lease is not None:
                 lease.resumed, lease.replayed = resumed, len(spec.history) - resumed
+            served = self._served(upstream, on_result)
             try:
                 async for event in run_turn(slot, run_spec, keys, deadline, self.request_timeout, keep=held):
+                    if isinstance(event, Other) and event.type == "rate_limit_event":
+                        info = parse_event(event.raw)
+                        if info is not None:
+                            limited = upstream.limits.observe(info) or limited
+                        continue
                     if isinstance(event, Result):
-                        if on_result is not None:
-                            on_result(event)
+                        served(event)
                         outcome = "finished"
                         if held and not event.is_error:
                             assert lease is not None
                             outcome = "held"
-                            lease.slot = slot
+                            lease.slot, lease.pool = slot, pool
                         structlog.contextvars.bind_contextvars(upstream_ms=round((loop.time() - began) * 1000, 1))
                         if event.is_error:
                             failure = error_from_result(event)
@@ -162,13 +199,47 @@ class TurnRunner:
                 outcome = "broken"
                 failure = exc
             finally:
-                self._settle(slot, outcome, on_result, admitted)
+                self._settle(pool, slot, outcome, served, admitted)
             assert failure is not None
+            last_failure = failure
             self._failed("process_died" if isinstance(failure, SlotDied) else f"http_{failure.status or 'none'}")
-            retryable = isinstance(failure, SlotDied) or failure.transient
-            if not retryable or committed or attempt >= self.retry.max_retries:
-                raise failure
-            wait = self.retry.delay(attempt, self._rng)
+            wait = self._after_failure(
+                upstream, failure, limited, committed, attempt, moved_from, budget_end - loop.time()
+            )
+            if wait is None:
+                moved_from.add(upstream.name)
+                attempt = 0
+                continue
+            self.retries += 1
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    def _after_failure(
+        self,
+        upstream: Upstream,
+        failure: UpstreamError | SlotDied,
+        limited: Limited | None,
+        committed: bool,
+        attempt: int,
+        moved_from: set[str],
+        budget_left: float,
+    ) -> float | None:
+        """What a failed attempt leads to: the wait before another attempt on the same account,
+        or None to move the turn to the next account; what nothing can help is raised.
+
+        A plan window that ran out is never retried on its account (it is limited until the
+        reset). Other transient failures (529, a 429 naming no window, 5xx, a dead process) are
+        retried with full-jitter backoff, at most MAX_RETRIES times and within REQUEST_TIMEOUT,
+        then moved on while another account can take the turn. Nothing is retried once the
+        client has been sent output."""
+        if limited is not None and not committed:
+            self._failed("plan_limited")
+            log.warning("upstream_limited", account=upstream.name, window=limited.window, until=limited.until)
+            return None
+        if committed or not (isinstance(failure, SlotDied) or failure.transient):
+            raise failure
+        wait = self.retry.delay(attempt, self._rng)
+        if attempt < self.retry.max_retries and wait < budget_left:
             log.warning(
                 "turn_retry",
                 attempt=attempt + 1,
@@ -176,11 +247,25 @@ class TurnRunner:
                 status=getattr(failure, "status", None),
                 wait_s=round(wait, 3),
             )
-            self.retries += 1
-            attempt += 1
-            await asyncio.sleep(wait)
+            return wait
+        if self.upstreams.next(moved_from | {upstream.name}) is None:
+            raise failure
+        log.warning("upstream_failover", account=upstream.name, error=str(failure)[:200])
+        self.upstreams.cool_down(upstream)
+        return None
 
-    async def _lease(self, want: Want, admission: Admission) -> tuple[Slot, Release]:
+    def _served(self, upstream: Upstream, on_result: Callable[[Result], None] | None) -> Callable[[Result], None]:
+        """What hears a Result of this account's turn: the caller, and the per-account spend."""
+
+        def served(result: Result) -> None:
+            if on_result is not None:
+                on_result(result)
+            if self.on_served is not None:
+                self.on_served(upstream.name, result)
+
+        return served
+
+    async def _lease(self, pool: Pool, want: Want, admission: Admission) -> tuple[Slot, Release]:
         """One attempt's process: a place among its tenant's running turns, then a slot, then
         the caller's admission. Returns what gives the place (and the admission) back once
         the attempt is settled. A turn refused or told "not yet" gives its slot back as it
@@ -191,18 +276,18 @@ class TurnRunner:
             while True:
                 if admission.ready is not None:
                     await admission.ready()
-                slot = await self.pool.acquire(want)
+                slot = await pool.acquire(want)
                 if admission.admit is None:
                     return slot, leave
                 try:
                     granted = await admission.admit()
                 except BaseException:
-                    self.pool.hold(slot)
+                    pool.hold(slot)
                     raise
                 if granted is not None:
                     settled = granted
                     break
-                self.pool.hold(slot)
+                pool.hold(slot)
         except BaseException:
             leave()
             raise
@@ -220,54 +305,61 @@ class TurnRunner:
         """Ends a turn that may hold its conversation: `answer` is the reply as its owner will
         send it back (the process then keeps the conversation), None rewinds it."""
         slot, lease.slot = lease.slot, None
+        pool, lease.pool = lease.pool or self.pool, None
         if slot is None:
             return
         if answer is not None and slot.alive:
             slot.commit(answer)
-            self.pool.hold(slot)
+            pool.hold(slot)
         else:
-            self.pool.release(slot)
+            pool.release(slot)
 
     def _settle(
         self,
+        pool: Pool,
         slot: Slot,
         outcome: str,
         on_result: Callable[[Result], None] | None = None,
         admitted: Release = lambda: None,
     ) -> None:
-        """Gives the slot back; `admitted` is called once the upstream is done with the turn
-        (at once, or when an interrupted turn's Result came or its process was killed)."""
+        """Gives the slot back to its account's pool; `admitted` is called once the upstream is
+        done with the turn (at once, or when an interrupted turn's Result came or its process
+        was killed)."""
         if outcome == "held":
             admitted()
             return  # the caller finishes it (TurnRunner.finish)
         if outcome == "finished":
-            self.pool.release(slot)
+            pool.release(slot)
             admitted()
         elif outcome == "broken":
-            self.pool.discard(slot)
+            pool.discard(slot)
             admitted()
         else:
-            self.pool.background(self._abort(slot, on_result, admitted), name=f"abort-{slot.slot_id}")
+            pool.background(self._abort(pool, slot, on_result, admitted), name=f"abort-{slot.slot_id}")
 
     async def _abort(
-        self, slot: Slot, on_result: Callable[[Result], None] | None = None, admitted: Release = lambda: None
+        self,
+        pool: Pool,
+        slot: Slot,
+        on_result: Callable[[Result], None] | None = None,
+        admitted: Release = lambda: None,
     ) -> None:
         """The client went away mid-turn: stop the upstream within a second, or kill."""
         try:
-            await self._interrupt(slot, on_result)
+            await self._interrupt(pool, slot, on_result)
         finally:
             admitted()
 
-    async def _interrupt(self, slot: Slot, on_result: Callable[[Result], None] | None) -> None:
+    async def _interrupt(self, pool: Pool, slot: Slot, on_result: Callable[[Result], None] | None) -> None:
         result = await slot.interrupt(timeout=1.0)
         if result is not None:
             if on_result is not None:
                 on_result(result)
             log.info("turn_interrupted", slot_id=slot.slot_id)
-            self.pool.release(slot)
+            pool.release(slot)
         else:
             log.warning("turn_interrupt_failed_killing", slot_id=slot.slot_id)
-            self.pool.discard(slot)
+            pool.discard(slot)
 
 
 def _nothing() -> None:

@@ -145,8 +145,11 @@ def cli_under_test() -> Path:
     return Path(override).resolve() if override else PINNED_CLI
 
 
-async def start_bridge(fake: FakeUpstream, workdir: Path, wait: bool = True, **env: str) -> Bridge:
-    """The real app from `create_app`, served on 127.0.0.1 (a real port other processes can reach)."""
+async def start_bridge(
+    fake: FakeUpstream, workdir: Path, wait: bool = True, clock: Callable[[], float] | None = None, **env: str
+) -> Bridge:
+    """The real app from `create_app`, served on 127.0.0.1 (a real port other processes can reach).
+    `clock` replaces the wall clock plan-window resets are compared with."""
     base = {
         "PATH": os.environ["PATH"],
         "CLAUDE_COMMAND": str(cli_under_test()),
@@ -163,10 +166,12 @@ async def start_bridge(fake: FakeUpstream, workdir: Path, wait: bool = True, **e
     base.update(env)
     config = Config.from_env({k: v for k, v in base.items() if v is not None})
     app = create_app(config)
-    server = TestServer(app, handler_cancellation=True)
-    await server.start_server()
     from bridge import appkeys
 
+    if clock is not None:
+        app[appkeys.CLOCK] = clock
+    server = TestServer(app, handler_cancellation=True)
+    await server.start_server()
     pool = app[appkeys.POOL]
     bridge = Bridge(server, pool, fake)
     if wait:
@@ -176,8 +181,12 @@ async def start_bridge(fake: FakeUpstream, workdir: Path, wait: bool = True, **e
 
 async def stop_bridge(bridge: Bridge) -> None:
     """Closes the server; no slot stays busy, no CLI process outlives it, every recorded body is valid."""
-    await _no_slot_left_busy(bridge.pool)
-    pids = bridge.pool.pids()
+    from bridge import appkeys
+
+    pools = bridge.server.app[appkeys.UPSTREAMS].pools()
+    for pool in pools:
+        await _no_slot_left_busy(pool)
+    pids = [pid for pool in pools for pid in pool.pids()]
     await bridge.server.close()
     for pid in pids:
         assert not _alive(pid), f"CLI process {pid} outlived the server"
@@ -188,13 +197,16 @@ async def stop_bridge(bridge: Bridge) -> None:
 async def make_bridge(fake: FakeUpstream, tmp_path: Path) -> AsyncIterator[MakeBridge]:
     made: list[Bridge] = []
 
-    async def make(wait: bool = True, **env: str) -> Bridge:
+    async def make(wait: bool = True, clock: Callable[[], float] | None = None, **env: str) -> Bridge:
         env.setdefault("SLOT_DIR", str(tmp_path / f"slots{len(made)}"))
         env.setdefault("HISTORY_DIR", str(tmp_path / "history"))
-        bridge = await start_bridge(fake, tmp_path, wait=False, **env)
+        bridge = await start_bridge(fake, tmp_path, wait=False, clock=clock, **env)
         made.append(bridge)
         if wait:
-            assert await bridge.pool.wait_ready(30), f"pool never became ready: {bridge.pool.last_start_error}"
+            from bridge import appkeys
+
+            for pool in bridge.server.app[appkeys.UPSTREAMS].pools():
+                assert await pool.wait_ready(30), f"pool never became ready: {pool.last_start_error}"
         return bridge
 
     yield make

@@ -47,6 +47,14 @@ Without a directive it answers "Hello from the fake upstream.". After a tool_res
 forces a tool (`{"type": "tool", "name": ...}` or `{"type": "any"}`) always gets a call to it.
 Every request body is recorded in `requests`.
 
+Per credential (the `x-api-key`, or the bearer token of `Authorization`; `credential(request)`),
+the fake can play an upstream account's plan: `plan(credential, ...)` makes every answer to that
+credential carry Anthropic's unified rate-limit headers (`anthropic-ratelimit-unified-status`,
+`-reset`, `-representative-claim`, `-5h-utilization`, `-5h-reset`, `-5h-status`, `-7d-...`), and a
+plan whose window is rejected answers 429 `rate_limit_error` with those headers.
+`fail(credential, status, times, retry_after=None)` makes that credential's next `times`
+requests fail with `status` (429 or 529, say), with or without a `Retry-After` header.
+
 A request that offers Anthropic's server-side `web_search` tool (the CLI's WebSearch makes one)
 is answered as the real API does: a `server_tool_use`, a `web_search_tool_result` with two
 results made from the query (https://example.com/<query words>/1 and /2), and text whose
@@ -85,6 +93,50 @@ THINKING_REQUIRED = (
 
 
 @dataclass
+class Plan:
+    """One upstream account's plan windows, as the fake reports them in the unified headers."""
+
+    five_hour: float = 0.0  # utilisation, 0..1
+    seven_day: float = 0.0
+    five_hour_reset: int = 0  # epoch seconds
+    seven_day_reset: int = 0
+    rejected: str | None = None  # "five_hour" or "seven_day": that window has run out
+    warning: bool = False
+
+    def headers(self) -> dict[str, str]:
+        def state(window: str, used: float) -> str:
+            if self.rejected == window:
+                return "rejected"
+            return "allowed_warning" if self.warning and used >= 0.75 else "allowed"
+
+        five, seven = state("five_hour", self.five_hour), state("seven_day", self.seven_day)
+        claim = self.rejected or ("seven_day" if self.seven_day > self.five_hour else "five_hour")
+        status = "allowed_warning" if "allowed_warning" in (five, seven) else "allowed"
+        status = "rejected" if self.rejected else status
+        prefix = "anthropic-ratelimit-unified-"
+        return {
+            prefix + "status": status,
+            prefix + "reset": str(self.seven_day_reset if claim == "seven_day" else self.five_hour_reset),
+            prefix + "representative-claim": claim,
+            prefix + "5h-utilization": str(self.five_hour),
+            prefix + "5h-reset": str(self.five_hour_reset),
+            prefix + "5h-status": five,
+            prefix + "7d-utilization": str(self.seven_day),
+            prefix + "7d-reset": str(self.seven_day_reset),
+            prefix + "7d-status": seven,
+        }
+
+
+def credential(headers: Any) -> str:
+    """The credential a request carries: its x-api-key, or the token of `Authorization: Bearer`."""
+    key = headers.get("x-api-key")
+    if key:
+        return str(key)
+    auth = str(headers.get("authorization") or "")
+    return auth[7:] if auth.lower().startswith("bearer ") else auth
+
+
+@dataclass
 class Recorded:
     path: str
     headers: dict[str, str]
@@ -97,6 +149,10 @@ class Recorded:
     @property
     def messages(self) -> list[dict[str, Any]]:
         return list(self.body.get("messages", []))
+
+    @property
+    def credential(self) -> str:
+        return credential({k.lower(): v for k, v in self.headers.items()})
 
     def system_text(self) -> str:
         system = self.body.get("system", [])
@@ -232,6 +288,8 @@ class FakeUpstream:
     thought_before: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     signatures: dict[str, str] = field(default_factory=dict)  # issued signature -> its full thinking
     redacted: set[str] = field(default_factory=set)
+    plans: dict[str, Plan] = field(default_factory=dict)  # credential -> its plan (module docstring)
+    failures: dict[str, list[tuple[int, float | None]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
 
     @property
@@ -245,12 +303,26 @@ class FakeUpstream:
         """Requests whose newest user message mentions marker."""
         return [r for r in self.messages_requests() if marker in block_text(last_user(r.messages).get("content"))]
 
+    def plan(self, cred: str, **windows: Any) -> Plan:
+        """Makes every answer to `cred` carry these plan windows (see `Plan`); returns the plan."""
+        self.plans[cred] = Plan(**windows)
+        return self.plans[cred]
+
+    def fail(self, cred: str, status: int, times: int = 1, retry_after: float | None = None) -> None:
+        """The next `times` requests of `cred` fail with `status`, with `Retry-After` if given."""
+        self.failures.setdefault(cred, []).extend([(status, retry_after)] * times)
+
+    def by(self, cred: str) -> list[Recorded]:
+        """The Messages requests this credential made."""
+        return [r for r in self.messages_requests() if r.credential == cred]
+
     def in_flight(self) -> int:
         return sum(1 for r in self.messages_requests() if r.finished is None and r.disconnected is None)
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_response_prepare.append(self._plan_headers)
         # handler_cancellation: a hanging handler learns at once that the CLI hung up.
         self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -277,6 +349,9 @@ class FakeUpstream:
             if request.method == "POST" and request.path.endswith("/count_tokens"):
                 return self._count(body)
             if request.method == "POST" and request.path.startswith("/v1/messages"):
+                refused = self._account_refusal(rec)
+                if refused is not None:
+                    return refused
                 return await self._messages(request, rec)
             return web.json_response(
                 {
@@ -473,6 +548,26 @@ class FakeUpstream:
         await resp.write_eof()
         rec.usage = reported
         return resp
+
+    async def _plan_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        plan = self.plans.get(credential(request.headers))
+        if plan is not None and request.path.startswith("/v1/messages"):
+            response.headers.update(plan.headers())
+
+    def _account_refusal(self, rec: Recorded) -> web.Response | None:
+        """What this credential's account answers before any directive: a queued failure, or its
+        plan's rejected window."""
+        queued = self.failures.get(rec.credential)
+        if queued:
+            status, retry_after = queued.pop(0)
+            response = self._error(status)
+            if retry_after is not None:
+                response.headers["retry-after"] = str(retry_after)
+            return response
+        plan = self.plans.get(rec.credential)
+        if plan is not None and plan.rejected:
+            return self._error(429, "This request would exceed your account's rate limit. Please try again later.")
+        return None
 
     def _script(
         self, directives: dict[str, str], text: str, has_tool_result: bool, body: dict[str, Any]

@@ -10,6 +10,7 @@ from bridge import __version__, appkeys
 from bridge.convert import to_json
 from bridge.errors import AUTH_HELP, ModelNotFound
 from bridge.modelmap import UnknownModel
+from bridge.routes.limits import accounts_report
 from bridge.schemas import ModelCard, ModelList
 from supervisor.auth import classify
 
@@ -94,9 +95,10 @@ async def health(request: web.Request) -> web.Response:
     """503 whenever no model request can be answered (no CLI process can start, or the CLI has no
     credentials), so that a load balancer sends no traffic; the body says why and what to do."""
     pool = request.app[appkeys.POOL]
-    stats = pool.stats()
+    upstreams = request.app[appkeys.UPSTREAMS]
+    stats = upstreams.stats()  # every upstream account's processes together
     auth = classify(pool.cli_account)
-    if pool.unavailable:
+    if upstreams.unavailable:
         status, code = "unavailable", 503
     elif auth.missing:
         status, code = "unauthenticated", 503
@@ -113,6 +115,7 @@ async def health(request: web.Request) -> web.Response:
         "pool": {k: stats[k] for k in ("size", "warm", "busy", "starting", "resetting", "restarts")},
         "queue_depth": stats["queue_depth"],
         "last_start_error": pool.last_start_error if pool.unavailable else None,
+        "upstream_accounts": accounts_report(upstreams),
     }
     if auth.missing:
         body["auth_help"] = AUTH_HELP

@@ -1,7 +1,9 @@
 """GET /v1/usage: what the caller's key has spent (the CLI's own figures), and its budgets.
 
 A key sees its own totals; a key in ADMIN_API_KEYS sees every key's, named by fingerprint (the
-key itself is never stored or shown). Periods are UTC calendar days and months.
+key itself is never stored or shown). `upstream_accounts` is the spend per upstream account that
+served the turns (`requests` there counts turns), shown to admin keys, or to every key when
+ADMIN_API_KEYS is not set. Periods are UTC calendar days and months.
 """
 
 from __future__ import annotations
@@ -50,4 +52,21 @@ async def usage(request: web.Request) -> web.Response:
                 code="forbidden",
             )
         data = [_entry(request, own, await ledger.get(own), now)]
-    return web.json_response({"object": "list", "data": data, "admin": is_admin(request)})
+    body: dict[str, Any] = {"object": "list", "data": data, "admin": is_admin(request)}
+    if is_admin(request) or not request.app[appkeys.CONFIG].admin_api_keys:
+        # Which upstream account served the turns (all keys together), as /v1/limits is shown.
+        spent = {r["id"]: r for r in await request.app[appkeys.UPSTREAM_LEDGER].all() if isinstance(r.get("id"), str)}
+        body["upstream_accounts"] = [
+            _upstream_entry(u.name, spent.get(u.name), now) for u in request.app[appkeys.UPSTREAMS].all
+        ]
+    return web.json_response(body)
+
+
+def _upstream_entry(name: str, record: Record | None, now: float) -> dict[str, Any]:
+    return {
+        "object": "upstream_usage",
+        "account": name,
+        "total": {**empty_figures(), **((record or {}).get("total") or {})},
+        **{period: current(record, period, now) for period in PERIODS},
+        "updated_at": (record or {}).get("updated_at"),
+    }

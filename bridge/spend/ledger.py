@@ -25,6 +25,7 @@ from supervisor.events import Result
 
 log = structlog.get_logger(__name__)
 KIND = "usage"
+UPSTREAM_KIND = "upstream_usage"  # spend per upstream account that served the turns
 Listener = Callable[[str, Spend, int], None]
 
 
@@ -34,8 +35,9 @@ class Ledger:
     (so a batch across midnight still lands in the right day). Under load this turns n file
     writes into a few (each costs the bridge ~1 ms of CPU, measured)."""
 
-    def __init__(self, store: Store, listener: Listener | None = None) -> None:
+    def __init__(self, store: Store, listener: Listener | None = None, kind: str = KIND) -> None:
         self._store = store
+        self._kind = kind
         self._listener = listener  # the metrics, told at once
         self._queued: dict[str, list[tuple[Spend, int, float]]] = {}
         self._writers: dict[str, asyncio.Task[None]] = {}
@@ -86,7 +88,7 @@ class Ledger:
             return record
 
         try:
-            await self._store.update(KIND, key, apply)
+            await self._store.update(self._kind, key, apply)
         except StoreError as exc:
             _not_recorded(key, batch, str(exc))
 
@@ -97,11 +99,11 @@ class Ledger:
 
     async def get(self, key: str) -> Record | None:
         await self._settled(key)
-        return await self._store.get(KIND, key)
+        return await self._store.get(self._kind, key)
 
     async def all(self) -> list[Record]:
         await self._settled()
-        return await self._store.list(KIND)
+        return await self._store.list(self._kind)
 
     async def drain(self) -> None:
         """Waits for every pending addition (before the store closes); what a writer could not
