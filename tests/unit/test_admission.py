@@ -175,6 +175,8 @@ async def test_reservations_count_until_the_clis_figure_is_stored() -> None:
 class _Pool:
     """Only what TurnRunner asks of a pool before a turn runs."""
 
+    unavailable = False  # the upstream account's pool can start processes
+
     def __init__(self) -> None:
         self.slot = object()
         self.given_back: list[object] = []
