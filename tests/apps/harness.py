@@ -4,7 +4,9 @@ Each run gets a fresh HOME (and XDG dirs) and runs under `unshare --net` (see ne
 app reaches the bridge through a Unix socket the test serves with a `Tap`, which forwards to
 the bridge's TCP port and keeps every byte both ways, so a test (or a failure message) can say
 exactly what the app sent and what the bridge answered. The app runs in its own session: at
-the end its whole process group is killed by id, so nothing it started outlives the test.
+the end its whole process group is killed by id, and it runs in a PID namespace whose init
+(netns.py) kills by pid whatever the app left running (a daemon started with setsid escapes the
+group, not the namespace), so nothing it started outlives the test.
 """
 
 from __future__ import annotations
@@ -204,6 +206,9 @@ async def run_app(
     proc = await asyncio.create_subprocess_exec(
         "unshare",
         "--net",
+        "--pid",
+        "--fork",
+        "--mount-proc",
         "--",
         sys.executable,
         "-m",
