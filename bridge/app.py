@@ -13,6 +13,7 @@ from bridge.metrics import Metrics, metrics_middleware, metrics_view
 from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
+from bridge.responses.seal import SealKeys
 from bridge.routes import chat, docs, info, messages, responses, sessions, usage
 from bridge.thinking_cache import ThinkingCache
 
@@ -27,6 +28,7 @@ def create_app(config: Config) -> web.Application:
     app[appkeys.METRICS] = Metrics()
     app[appkeys.LIMITER] = RateLimiter(config.rate_limit_rpm, config.rate_limit_concurrent)
     app[appkeys.THINKING] = ThinkingCache()
+    app[appkeys.SEAL] = SealKeys(config.reasoning_key)
     app.on_response_prepare.append(add_headers)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(pool_ctx)

@@ -8,6 +8,7 @@ from bridge.config import Config
 from bridge.metrics import Metrics
 from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
+from bridge.responses.seal import SealKeys
 from bridge.sessions import Sessions
 from bridge.spend.ledger import Ledger
 from bridge.storage.base import Store
@@ -26,6 +27,7 @@ METRICS = web.AppKey("metrics", Metrics)
 SESSIONS = web.AppKey("sessions", Sessions)
 LEDGER = web.AppKey("ledger", Ledger)
 THINKING = web.AppKey("thinking", ThinkingCache)
+SEAL = web.AppKey("seal", SealKeys)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 # Whose spend a request is: the API key's fingerprint, or `anonymous` when no keys are configured.

@@ -6,6 +6,8 @@ REQUEST_TIMEOUT, MAX_RETRIES, ...) so an existing `.env` keeps working.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -77,6 +79,8 @@ class Config:
     # This replica's name behind a load balancer (X-Bridge-Replica, /health); empty: not named.
     replica_id: str = ""
     show_reasoning: bool = False
+    # Seals reasoning items' encrypted_content (32 bytes); None: one generated and kept in the store.
+    reasoning_key: bytes | None = attrs.field(default=None, repr=False)
     # The environment the CLI children may inherit from (credentials): never printed.
     cli_env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
     user_home: Path | None = attrs.field(factory=lambda: Path.home())
@@ -145,6 +149,7 @@ class Config:
             "METRICS_REQUIRE_KEY": ("metrics_require_key", _bool),
             "REPLICA_ID": ("replica_id", _replica),
             "SHOW_REASONING": ("show_reasoning", _bool),
+            "REASONING_KEY": ("reasoning_key", _key32),
         }
         for name, (field, parse) in readers.items():
             raw = env.get(name)
@@ -241,6 +246,18 @@ def _storage(raw: str) -> str:
     if value not in ("file", "redis", "memory"):
         raise ValueError("expected file, redis or memory")
     return value
+
+
+def _key32(raw: str) -> bytes:
+    """32 bytes, base64 (standard or URL-safe, padding optional)."""
+    text = raw.strip().replace("+", "-").replace("/", "_")
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("expected base64") from None
+    if len(key) != 32:
+        raise ValueError(f"expected 32 bytes once base64-decoded, not {len(key)} (openssl rand -base64 32)")
+    return key
 
 
 def _replica(raw: str) -> str:

@@ -13,6 +13,7 @@ from aiohttp import web
 from bridge import appkeys
 from bridge.config import Config
 from bridge.errors import AUTH_HELP
+from bridge.responses.seal import KIND as SECRETS_KIND
 from bridge.sessions import KIND as SESSIONS_KIND
 from bridge.sessions import Sessions
 from bridge.spend.ledger import KIND as USAGE_KIND
@@ -85,7 +86,7 @@ async def _report_auth(pool: Pool, wait: float) -> None:
 def make_store(config: Config) -> Store:
     if config.history_storage == "redis":
         assert config.redis_url is not None
-        return RedisStore(config.redis_url, config.history_ttl_hours * 3600 or None, keep=(USAGE_KIND,))
+        return RedisStore(config.redis_url, config.history_ttl_hours * 3600 or None, keep=(USAGE_KIND, SECRETS_KIND))
     if config.history_storage == "memory":
         return MemoryStore()
     return FileStore(config.history_dir)

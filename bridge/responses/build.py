@@ -13,12 +13,15 @@ carries a sequence_number.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from bridge.responses.request import item_id
+from bridge.responses.items import item_id
+from bridge.responses.tools import Named
 from bridge.schemas import Usage
 from bridge.translate.choice import (
     Finished,
@@ -64,6 +67,11 @@ class ResponseBuilder:
     _calls: dict[int, dict[str, Any]] = attrs.field(factory=dict)
     _part: int | None = None  # the thinking block the open reasoning item's last summary came from
     _searches: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # CLI tool id -> web_search_call
+    # The function Claude called -> the client's tool (a namespace member, a custom tool).
+    names: dict[str, Named] = attrs.field(factory=dict)
+    # Makes the sealed reasoning item's encrypted_content at the end (None: not asked for, or nothing to seal).
+    seal: Callable[[], str | None] | None = None
+    _raw: dict[str, tuple[str, str]] = attrs.field(factory=dict)  # call item id -> (Claude's name, arguments)
 
     def snapshot(self) -> dict[str, Any]:
         text = "".join(part["text"] for item in self.output if item["type"] == "message" for part in item["content"])
@@ -97,7 +105,8 @@ class ResponseBuilder:
         if item is None:
             return []
         index = self.output.index(item)
-        item["status"] = "completed"
+        if "status" in item:
+            item["status"] = "completed"
         events = []
         if item["type"] == "reasoning":
             events += self._close_summary(item, index)
@@ -122,6 +131,12 @@ class ResponseBuilder:
                     part=dict(part),
                 )
             )
+        elif item["type"] == "custom_tool_call":
+            item["input"] = _custom_input(self._raw[item["id"]][1])
+            where = {"item_id": item["id"], "output_index": index}
+            if item["input"]:
+                events.append(self._event("response.custom_tool_call_input.delta", **where, delta=item["input"]))
+            events.append(self._event("response.custom_tool_call_input.done", **where, input=item["input"]))
         else:
             events.append(
                 self._event(
@@ -280,14 +295,7 @@ class ResponseBuilder:
                 )
             elif isinstance(out, ToolCallBegin):
                 events += self._close()
-                item = {
-                    "type": "function_call",
-                    "id": item_id("fc", self.id),
-                    "call_id": out.id,
-                    "name": out.name,
-                    "arguments": "",
-                    "status": "in_progress",
-                }
+                item = self._call_item(out)
                 self.output.append(item)
                 self._open = item
                 self._calls[out.index] = item
@@ -296,6 +304,10 @@ class ResponseBuilder:
                 )
             elif isinstance(out, ToolCallArgs):
                 item = self._calls[out.index]
+                name, raw = self._raw[item["id"]]
+                self._raw[item["id"]] = (name, raw + out.text)
+                if item["type"] == "custom_tool_call":
+                    continue  # its input is the `input` argument, known once the arguments are whole
                 item["arguments"] += out.text
                 events.append(
                     self._event(
@@ -312,6 +324,7 @@ class ResponseBuilder:
                 for item in self.output:
                     if item["type"] == "function_call" and not item["arguments"]:
                         item["arguments"] = "{}"
+                events += self._sealed()
                 self.usage = response_usage(out.usage)
                 if out.reason == "length":
                     self.status, self.incomplete = "incomplete", {"reason": "max_output_tokens"}
@@ -322,6 +335,43 @@ class ResponseBuilder:
                 kind = "response.completed" if self.status == "completed" else "response.incomplete"
                 events.append(self._event(kind, response=self.snapshot()))
         return events
+
+    def _call_item(self, out: ToolCallBegin) -> dict[str, Any]:
+        """A call as the client knows the tool: a namespace member carries its namespace apart."""
+        named = self.names.get(out.name, Named(out.name))
+        item: dict[str, Any]
+        if named.custom:
+            item = {"type": "custom_tool_call", "id": item_id("ctc", self.id), "call_id": out.id}
+        else:
+            item = {"type": "function_call", "id": item_id("fc", self.id), "call_id": out.id}
+        if named.namespace is not None:
+            item["namespace"] = named.namespace
+        item["name"] = named.name
+        if named.custom:
+            item["input"] = ""
+        else:
+            item.update(arguments="", status="in_progress")
+        self._raw[item["id"]] = (out.name, "")
+        return item
+
+    def _sealed(self) -> list[dict[str, Any]]:
+        """The reasoning item that carries the sealed thinking of this response's tool calls."""
+        token = self.seal() if self.seal is not None else None
+        if token is None:
+            return []
+        item = {
+            "type": "reasoning",
+            "id": item_id("rs", self.id),
+            "summary": [],
+            "encrypted_content": token,
+            "status": "completed",
+        }
+        self.output.append(item)
+        index = len(self.output) - 1
+        return [
+            self._event("response.output_item.added", output_index=index, item=_copy(item)),
+            self._event("response.output_item.done", output_index=index, item=_copy(item)),
+        ]
 
     def failed(self, code: str, message: str) -> dict[str, Any]:
         self.status = "failed"
@@ -336,15 +386,26 @@ class ResponseBuilder:
             {
                 "id": item["call_id"],
                 "type": "function",
-                "function": {"name": item["name"], "arguments": item["arguments"]},
+                "function": {"name": self._raw[item["id"]][0], "arguments": self._raw[item["id"]][1] or "{}"},
             }
             for item in self.output
-            if item["type"] == "function_call"
+            if item["type"] in ("function_call", "custom_tool_call")
         ]
         message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
         if calls:
             message["tool_calls"] = calls
         return message
+
+
+def _custom_input(arguments: str) -> str:
+    """A custom tool's input: the `input` string Claude was asked for (its whole arguments otherwise)."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        return arguments
+    if isinstance(parsed, dict) and isinstance(parsed.get("input"), str) and len(parsed) == 1:
+        return str(parsed["input"])
+    return arguments
 
 
 def _copy(item: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,11 @@ from typing import Any
 import attrs
 
 from bridge.errors import InvalidRequest
-from bridge.validation.common import integer, invalid_type, max_items, missing, require_object, unsupported
+from bridge.responses.items import Sealed, input_items
+from bridge.responses.items import item_id as item_id  # re-exported: ids are made here for the route
+from bridge.responses.tools import WEB_SEARCH_TOOLS, Named, echo_tool, parse_tools
+from bridge.validation.common import integer, invalid_type, missing, require_object, unsupported
 from bridge.validation.limits import Limits, check_count
-from bridge.validation.tools import MAX_TOOLS
 
 # Passed to the chat-completions validation, which applies them, reports them as not applied
 # (X-Bridge-Unapplied-Params) or refuses them, exactly as on /v1/chat/completions.
@@ -69,19 +71,26 @@ KNOWN = {
     "moderation",
     "top_logprobs",
     "max_tool_calls",
+    "client_metadata",
     *REFUSED,
 }
+INCLUDABLE = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+)
+# What `include` can ask for that the bridge returns: sealed reasoning, and the sources a web
+# search found (always in its web_search_call item).
+INCLUDED = ("reasoning.encrypted_content", "web_search_call.action.sources")
 
 
 AFFINITY = re.compile(r"\A[0-9a-f]{16}\Z")
-WEB_SEARCH_TOOLS = ("web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11")
 SUMMARIES = ("auto", "concise", "detailed")
-
-
-def item_id(prefix: str, response_id: str) -> str:
-    """A new item id that starts with its response's hex, so an `item_reference` (which names
-    only the item) leads to the stored response that holds it (see references.py)."""
-    return f"{prefix}_{response_id.partition('_')[2]}{secrets.token_hex(4)}"
 
 
 def response_id(affinity: str | None) -> str:
@@ -103,179 +112,42 @@ class ResponsesRequest:
     store: bool
     stream: bool
     show_reasoning: bool = False  # `reasoning` asked for a summary or an effort: thinking is returned
+    names: dict[str, Named] = attrs.field(factory=dict)  # function offered to Claude -> the client's tool
+    sealed: list[Sealed] = attrs.field(factory=list)  # encrypted_content of the reasoning items in `input`
+    encrypted_reasoning: bool = False  # include: reasoning.encrypted_content
+    unapplied: tuple[str, ...] = ()  # for X-Bridge-Unapplied-Params, beside the chat request's own
 
 
-def _text_part(param: str, part: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(part.get("text"), str):
-        raise invalid_type(f"{param}.text", "a string", part.get("text"))
-    return {"type": "text", "text": part["text"]}
-
-
-def _content(param: str, content: Any) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise invalid_type(param, "a string or an array of content parts", content)
-    parts = []
-    for j, part in enumerate(content):
-        where = f"{param}[{j}]"
-        if not isinstance(part, dict):
-            raise invalid_type(where, "an object", part)
-        kind = part.get("type")
-        if kind in ("input_text", "output_text", "text"):
-            parts.append(_text_part(where, part))
-        elif kind == "input_image":
-            url = part.get("image_url")
-            if not isinstance(url, str):
-                raise unsupported(f"{where}.image_url", "only inline data URLs are accepted (no file_id).")
-            parts.append({"type": "image_url", "image_url": {"url": url}})
-        elif kind == "refusal":
-            parts.append({"type": "text", "text": str(part.get("refusal", ""))})
-        else:
-            raise InvalidRequest(
-                f"Content parts of type '{kind}' are not supported.",
-                param=f"{where}.type",
-                code="unsupported_content_type",
-            )
-    return parts
-
-
-def _input_item(param: str, item: dict[str, Any], response_id: str) -> dict[str, Any]:
-    """The item as /input_items lists it (with an id), normalised."""
-    stored = dict(item)
-    kind = item.get("type", "message")
-    stored["type"] = kind
-    if kind == "message":
-        content = item.get("content")
-        if isinstance(content, str):
-            stored["content"] = [
-                {"type": "input_text" if item.get("role") != "assistant" else "output_text", "text": content}
-            ]
-        stored.setdefault("status", "completed")
-        stored.setdefault("id", item_id("msg", response_id))
-    elif kind == "function_call":
-        stored.setdefault("id", item_id("fc", response_id))
-        stored.setdefault("status", "completed")
-    elif kind == "function_call_output":
-        stored.setdefault("id", item_id("fco", response_id))
-        stored.setdefault("status", "completed")
-    return stored
-
-
-def input_messages(raw: Any, response_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(chat messages, stored input items) for `input`; item references already resolved."""
-    if isinstance(raw, str):
-        message = {"role": "user", "content": raw}
-        return [message], [_input_item("input", {"type": "message", "role": "user", "content": raw}, response_id)]
-    if not isinstance(raw, list):
-        raise invalid_type("input", "a string or an array of input items", raw)
-    messages: list[dict[str, Any]] = []
-    items = []
-    for i, item in enumerate(raw):
-        param = f"input[{i}]"
-        if not isinstance(item, dict):
-            raise invalid_type(param, "an object", item)
-        kind = item.get("type", "message")
-        if kind == "message":
-            role = item.get("role")
-            if role not in ("user", "assistant", "system", "developer"):
-                raise InvalidRequest(
-                    f"Invalid value: '{role}'. Supported values are: 'user', 'assistant', 'system' and 'developer'.",
-                    param=f"{param}.role",
-                    code="invalid_value",
-                )
-            if "content" not in item:
-                raise missing(f"{param}.content")
-            messages.append({"role": role, "content": _content(f"{param}.content", item["content"])})
-        elif kind == "function_call":
-            for key in ("call_id", "name", "arguments"):
-                if not isinstance(item.get(key), str):
-                    raise invalid_type(f"{param}.{key}", "a string", item.get(key))
-            call = {
-                "id": item["call_id"],
-                "type": "function",
-                "function": {"name": item["name"], "arguments": item["arguments"]},
-            }
-            last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
-                last["tool_calls"].append(call)
-            elif last is not None and last["role"] == "assistant" and isinstance(last.get("content"), (str, list)):
-                last["tool_calls"] = [call]
-            else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-        elif kind == "function_call_output":
-            if not isinstance(item.get("call_id"), str):
-                raise invalid_type(f"{param}.call_id", "a string", item.get("call_id"))
-            output = item.get("output")
-            content = output if isinstance(output, str) else _content(f"{param}.output", output)
-            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": content})
-        elif kind == "reasoning":
-            continue  # Claude's thinking is not replayed; the item is kept for /input_items
-        else:
-            raise InvalidRequest(
-                f"Input items of type '{kind}' are not supported.", param=f"{param}.type", code="unsupported_input_item"
-            )
-        items.append(_input_item(param, item, response_id))
-    if not messages:
-        raise InvalidRequest("'input' holds no message.", param="input", code="empty_array")
-    return messages, items
-
-
-def _web_search_tool(param: str, tool: dict[str, Any], web: bool) -> dict[str, Any]:
-    """A web search tool -> the chat API's web_search_options (the CLI's WebSearch runs it)."""
-    if not web:
-        raise unsupported(f"{param}.type", "web search is not enabled on this bridge (SECURITY_MODE=web enables it).")
-    if tool.get("filters") is not None:
-        raise unsupported(f"{param}.filters", "the CLI's web search cannot be restricted to domains by the bridge.")
-    options = {k: tool[k] for k in ("search_context_size", "user_location") if tool.get(k) is not None}
-    if "user_location" in options:
-        location = options["user_location"]
-        if not isinstance(location, dict):
-            raise invalid_type(f"{param}.user_location", "an object", location)
-        details = {k: v for k, v in location.items() if k != "type"}
-        options["user_location"] = {"type": "approximate", "approximate": details}
-    return options
-
-
-def _tools(raw: Any, web: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """(function tools in chat form, web_search_options or None)."""
+def _include(raw: Any) -> tuple[bool, tuple[str, ...]]:
+    """(sealed reasoning asked for, the include values not applied)."""
     if raw is None:
-        return [], None
+        return False, ()
     if not isinstance(raw, list):
-        raise invalid_type("tools", "an array", raw)
-    max_items("tools", raw, MAX_TOOLS)
-    tools = []
-    search: dict[str, Any] | None = None
-    for i, tool in enumerate(raw):
-        if not isinstance(tool, dict):
-            raise invalid_type(f"tools[{i}]", "an object", tool)
-        if tool.get("type") in WEB_SEARCH_TOOLS:
-            search = _web_search_tool(f"tools[{i}]", tool, web)
-            continue
-        if tool.get("type") != "function":
-            available = "'function' and 'web_search'" if web else "only 'function'"
-            raise unsupported(f"tools[{i}].type", f"'{tool.get('type')}' tools are not available; {available}.")
-        function = {k: tool[k] for k in ("name", "description", "parameters") if tool.get(k) is not None}
-        tools.append({"type": "function", "function": function})
-    return tools, search
+        raise invalid_type("include", "an array", raw)
+    for i, value in enumerate(raw):
+        if value not in INCLUDABLE:
+            raise InvalidRequest(
+                f"Invalid value: '{value}'. Supported values are: {', '.join(repr(v) for v in INCLUDABLE)}.",
+                param=f"include[{i}]",
+                code="invalid_value",
+            )
+    unapplied = tuple(f"include[{i}]" for i, value in enumerate(raw) if value not in INCLUDED)
+    return "reasoning.encrypted_content" in raw, unapplied
 
 
-def _echo_tool(tool: dict[str, Any]) -> dict[str, Any]:
-    if tool.get("type") in WEB_SEARCH_TOOLS:
-        return dict(tool)
-    return {
-        "type": "function",
-        "name": tool.get("name"),
-        "description": tool.get("description"),
-        "parameters": tool.get("parameters"),
-        "strict": tool.get("strict"),
-    }
+def _client_metadata(raw: Any) -> None:
+    """Codex CLI's own bookkeeping (installation, session, turn and thread ids), as string values."""
+    if not isinstance(raw, dict):
+        raise invalid_type("client_metadata", "an object", raw)
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise invalid_type(f"client_metadata.{key}", "a string", value)
 
 
 def _tool_choice(raw: Any) -> Any:
     if isinstance(raw, dict) and raw.get("type") in WEB_SEARCH_TOOLS:
         raise unsupported("tool_choice", "a web search cannot be forced on this bridge; use 'auto'.")
-    if isinstance(raw, dict) and raw.get("type") == "function":
+    if isinstance(raw, dict) and raw.get("type") in ("function", "custom"):
         return {"type": "function", "function": {"name": raw.get("name")}}
     return raw
 
@@ -342,15 +214,21 @@ def parse_responses_request(
         raise invalid_type("stream", "a boolean", stream)
     if isinstance(body["input"], list):
         check_count([*previous, *body["input"]], limits or Limits(), "input")
-    messages, items = input_messages(body["input"], response_id)
+    parsed = input_items(body["input"], response_id)
+    messages = parsed.messages
     chat: dict[str, Any] = {k: body[k] for k in PASSED_ON if body.get(k) is not None}
     system = [{"role": "system", "content": instructions}] if instructions else []
     chat["messages"] = [*system, *previous, *messages]
-    tools, search = _tools(body.get("tools"), web)
-    if tools:
-        chat["tools"] = tools
-    if search is not None:
-        chat["web_search_options"] = search
+    plan = parse_tools(body.get("tools"), web)
+    if plan.functions:
+        chat["tools"] = plan.functions
+    if plan.web_search is not None:
+        chat["web_search_options"] = plan.web_search
+    encrypted, unapplied = _include(body.get("include"))
+    unapplied += plan.unapplied
+    if body.get("client_metadata") is not None:
+        _client_metadata(body["client_metadata"])
+        unapplied += ("client_metadata",)
     if body.get("tool_choice") is not None:
         chat["tool_choice"] = _tool_choice(body["tool_choice"])
     response_format = _format(body.get("text"))
@@ -375,12 +253,23 @@ def parse_responses_request(
         "temperature": body.get("temperature", 1.0),
         "text": body.get("text") or {"format": {"type": "text"}},
         "tool_choice": body.get("tool_choice", "auto"),
-        "tools": [_echo_tool(raw) for raw in body.get("tools") or []],
+        "tools": [echo_tool(raw) for raw in body.get("tools") or []],
         "top_p": body.get("top_p", 1.0),
         "truncation": body.get("truncation", "disabled"),
     }
     if body.get("user") is not None:
         echo["user"] = body["user"]
     return ResponsesRequest(
-        chat, items, messages, echo, body.get("previous_response_id"), store, stream, show_reasoning
+        chat,
+        parsed.items,
+        messages,
+        echo,
+        body.get("previous_response_id"),
+        store,
+        stream,
+        show_reasoning,
+        names=plan.names,
+        sealed=parsed.sealed,
+        encrypted_reasoning=encrypted,
+        unapplied=unapplied,
     )

@@ -11,7 +11,7 @@ import attrs
 import structlog
 from aiohttp import web
 
-from bridge import appkeys
+from bridge import appkeys, hints
 from bridge.convert import chunk_json, to_json
 from bridge.errors import ApiError, InvalidRequest, to_api_error
 from bridge.routes.body import read_json
@@ -29,7 +29,7 @@ from supervisor.errors import SupervisorError
 
 log = structlog.get_logger(__name__)
 UNAPPLIED_HEADER = "X-Bridge-Unapplied-Params"
-SESSION_HEADER = "X-Session-ID"
+SESSION_HEADER = hints.SESSION_HEADER
 # How a session turn ran: resumed (on the process holding it), replayed, new, or stored (an
 # Idempotency-Key retry answered from the store without a model turn).
 SESSION_TURN_HEADER = "X-Bridge-Session"
@@ -68,7 +68,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         log.info("params_not_applied", params=list(chat.unapplied))
     if session is not None and session.earlier is not None:
         return await _answer_stored(request, chat, session)
-    outputs, hold = start(request, chat, session.id if session is not None else None)
+    hint = hints.conversation_hint(request.headers, body) if session is None else None
+    outputs, hold = start(request, chat, session.id if session is not None else None, hint=hint)
     if session is not None:
         session.hold = hold
     record = CompletionBuilder(model=chat.model, n=chat.n, legacy_functions=chat.legacy_functions)
@@ -129,10 +130,11 @@ class _SessionTurn:
 
 
 async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
-    """With X-Session-ID or `session_id`, the stored history goes before the client's messages."""
+    """With X-Session-ID (`sess_…`) or `session_id`, the stored history goes before the client's
+    messages. Another X-Session-ID value is the client's own conversation id (bridge.hints)."""
     if not isinstance(body, dict):
         return None
-    raw = body.pop("session_id", None) or request.headers.get(SESSION_HEADER)
+    raw = body.pop("session_id", None) or hints.bridge_session(request.headers.get(SESSION_HEADER))
     if raw is None:
         return None
     sid = session_id(raw)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+import attrs
 import structlog
 from aiohttp import web
 
 from bridge import appkeys
+from bridge.access import CLIENT
 from bridge.errors import ApiError, NotFound
+from bridge.hints import conversation_hint
 from bridge.responses.build import ResponseBuilder
 from bridge.responses.references import items_of, references, substitute
 from bridge.responses.request import ResponsesRequest, parse_responses_request, response_id
@@ -25,6 +28,7 @@ from bridge.routes.turns import start
 from bridge.schemas import ChatCompletionRequest
 from bridge.storage.base import Record, StoreError
 from bridge.translate.choice import Output, StructuredOutputError
+from bridge.translate.thinking import KeptThinking, SignedThinking
 from bridge.validation import parse_chat_request
 from supervisor.errors import SupervisorError
 
@@ -56,9 +60,16 @@ async def create(request: web.Request) -> web.StreamResponse:
     new_id = response_id(request.headers.get(AFFINITY_HEADER))
     limits = request.app[appkeys.CONFIG].limits
     req = parse_responses_request(body, previous, new_id, searchable, limits)
-    chat = parse_chat_request(req.chat_body, limits, web=searchable, messages_param="input")
-    builder = ResponseBuilder(id=new_id, echo=req.echo)
-    outputs, hold = start(request, chat, show_reasoning=req.show_reasoning)
+    chat = parse_chat_request(req.chat_body, limits, web=searchable, messages_param="input", tool_images=True)
+    if req.unapplied:
+        chat = attrs.evolve(chat, unapplied=(*chat.unapplied, *req.unapplied))
+    kept, made = await _sealed_reasoning(request, req)
+    seal = await _sealing(request, made) if req.encrypted_reasoning else None
+    builder = ResponseBuilder(id=new_id, echo=req.echo, names=req.names, seal=seal)
+    hint = conversation_hint(request.headers, body)
+    outputs, hold = start(
+        request, chat, show_reasoning=req.show_reasoning, kept=kept, on_kept=made.append, hint=hint
+    )
     async with contextlib.aclosing(outputs):
         try:
             if req.stream:
@@ -76,6 +87,36 @@ async def create(request: web.Request) -> web.StreamResponse:
             # The process keeps the conversation for a continuation (previous_response_id or
             # the full history resent), or is rewound.
             hold.finish(builder.assistant_message() if builder.status == "completed" else None)
+
+
+def _owner(request: web.Request) -> str:
+    """Whom sealed reasoning is bound to: the API key's fingerprint, or the address without keys."""
+    return str(request.get(CLIENT, request.remote or ""))
+
+
+async def _sealed_reasoning(
+    request: web.Request, req: ResponsesRequest
+) -> tuple[dict[str, SignedThinking], list[KeptThinking]]:
+    """(the signed thinking the input's reasoning items carry back, by call id; a list for what
+    this turn keeps). A token that does not open for this caller is a 400, before any turn."""
+    kept: dict[str, SignedThinking] = {}
+    if req.sealed:
+        sealer = await request.app[appkeys.SEAL].get(request.app[appkeys.STORE])
+        owner = _owner(request)
+        for sealed in req.sealed:
+            for thinking in sealer.open(owner, sealed.token, sealed.param):
+                kept.update(dict.fromkeys(thinking.call_ids, thinking.thinking))
+    return kept, []
+
+
+async def _sealing(request: web.Request, made: list[KeptThinking]) -> Callable[[], str | None]:
+    """Seals, once the turn is over, the thinking its tool calls were made after (None: none)."""
+    sealer, owner = await request.app[appkeys.SEAL].get(request.app[appkeys.STORE]), _owner(request)
+
+    def seal() -> str | None:
+        return sealer.seal(owner, made) if made else None
+
+    return seal
 
 
 async def _stored_items(request: web.Request, refs: dict[str, str | None]) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -21,7 +21,7 @@ from bridge.translate.chat_request import answer_line, instruction, to_turn
 from bridge.translate.choice import ChoiceAssembler, Output
 from bridge.translate.conversation import split
 from bridge.translate.forced import forced_call
-from bridge.translate.thinking import KeptThinking
+from bridge.translate.thinking import KeptThinking, SignedThinking
 from bridge.validation.content import parse_messages
 from supervisor.auth import classify
 from supervisor.events import Result
@@ -155,14 +155,22 @@ def _check_capacity(n: int, size: int, max_queue: int) -> None:
 
 
 def start(
-    request: web.Request, chat: ChatCompletionRequest, session_id: str | None = None, show_reasoning: bool = False
+    request: web.Request,
+    chat: ChatCompletionRequest,
+    session_id: str | None = None,
+    show_reasoning: bool = False,
+    kept: Mapping[str, SignedThinking] | None = None,
+    on_kept: Keep | None = None,
+    hint: str | None = None,
 ) -> tuple[AsyncGenerator[tuple[int, list[Output]], None], Hold]:
     """Resolves the model, translates the request and starts its choices (shared by all three APIs).
 
     The caller must call `hold.finish` with the answer it returned (or None) once it is done.
     Every Result of its turns adds to the caller's spend. Claude's thinking is returned when the
     request asks for reasoning (or SHOW_REASONING); the signed thinking of the tool calls in the
-    history is put back in front of them.
+    history is put back in front of them: those the client carried back (`kept`, sealed
+    reasoning) first, else those this process kept. `on_kept` also sees what this turn keeps.
+    `hint`: the client's own id for this conversation (bridge.hints): it will continue.
     """
     pool = request.app[appkeys.POOL]
     _check_capacity(chat.n, pool.settings.size, pool.settings.max_queue)
@@ -170,7 +178,7 @@ def start(
     structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
     config = request.app[appkeys.CONFIG]
     cache = request.app[appkeys.THINKING]
-    kept = cache.lookup(call.id for message in chat.messages for call in message.tool_calls)
+    kept = {**cache.lookup(call.id for message in chat.messages for call in message.tool_calls), **(kept or {})}
     show = chat.show_reasoning or show_reasoning or config.show_reasoning
     spec = to_turn(chat, cli_model, config.cli_tools, kept, show)
     forced = forced_call(chat)
@@ -181,9 +189,10 @@ def start(
     # ids the client keeps.
     # A stateless conversation's first exchange is not held: most one-question requests are
     # never continued, keeping them costs a rewind later (measured: ~7 ms a request), and
-    # replaying one exchange costs ~3 ms. Sessions say they will continue.
+    # replaying one exchange costs ~3 ms. Sessions, and clients that name their conversation,
+    # say they will continue.
     holdable = (
-        (session_id is not None or bool(spec.history))
+        (session_id is not None or hint is not None or bool(spec.history))
         and chat.n == 1
         and not chat.legacy_functions
         and spec.profile.json_schema is None
@@ -191,6 +200,8 @@ def start(
         and split(chat.messages).exact
     )
     spec = attrs.evolve(spec, namespace=namespace(request, session_id), hold=holdable)
+    if hint is not None:
+        structlog.contextvars.bind_contextvars(client_conversation=hint[:64])
     hold = Hold(request.app[appkeys.RUNNER])
 
     def assembler() -> ChoiceAssembler:
@@ -210,6 +221,8 @@ def start(
 
     def keep(out: KeptThinking) -> None:
         cache.keep(out.call_ids, out.thinking)
+        if on_kept is not None:
+            on_kept(out)
 
     meter = Meter(request.app[appkeys.LEDGER], request[appkeys.ACCOUNT])
     lease = hold.lease if holdable else None

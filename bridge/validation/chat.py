@@ -140,10 +140,16 @@ def _web_search_options(raw: Any) -> tuple[str, ...]:
 
 
 def parse_chat_request(
-    body: Any, limits: Limits | None = None, *, web: bool = False, messages_param: str = "messages"
+    body: Any,
+    limits: Limits | None = None,
+    *,
+    web: bool = False,
+    messages_param: str = "messages",
+    tool_images: bool = False,
 ) -> ChatCompletionRequest:
     """`web`: the bridge runs in `web` security mode, where web search is available.
-    `messages_param` names the conversation in limit errors (`input` for the Responses API)."""
+    `messages_param` names the conversation in limit errors (`input` for the Responses API).
+    `tool_images`: tool results may hold images (the Responses API's tool outputs may)."""
     limits = limits or Limits()
     body = require_object(body, KNOWN)
     model = body.get("model")
@@ -152,7 +158,7 @@ def parse_chat_request(
     if not isinstance(model, str):
         raise invalid_type("model", "a string", model)
     check_count(body.get("messages"), limits, messages_param)
-    messages = parse_messages(body.get("messages"))
+    messages = parse_messages(body.get("messages"), tool_images)
     check_replay(messages, limits, messages_param)
 
     stream = body.get("stream")

@@ -107,7 +107,7 @@ def _parts(param: str, content: list[Any], *, images: bool) -> tuple[Part, ...]:
     return tuple(parts)
 
 
-def _content(param: str, raw: dict[str, Any], role: str) -> str | tuple[Part, ...] | None:
+def _content(param: str, raw: dict[str, Any], role: str, tool_images: bool = False) -> str | tuple[Part, ...] | None:
     content = raw.get("content")
     if content is None:
         # An assistant turn may be only tool calls or a refusal; a function result may be null.
@@ -127,7 +127,7 @@ def _content(param: str, raw: dict[str, Any], role: str) -> str | tuple[Part, ..
                 param=f"{param}.content",
                 code="empty_array",
             )
-        return _parts(f"{param}.content", content, images=role == "user")
+        return _parts(f"{param}.content", content, images=role == "user" or (tool_images and role == "tool"))
     raise invalid_type(f"{param}.content", "a string or an array of content parts", content)
 
 
@@ -194,7 +194,8 @@ def _tool_calls(param: str, raw: Any) -> tuple[ToolCallIn, ...]:
     return tuple(calls)
 
 
-def parse_messages(messages: Any) -> tuple[ChatMessageIn, ...]:
+def parse_messages(messages: Any, tool_images: bool = False) -> tuple[ChatMessageIn, ...]:
+    """`tool_images`: tool results may hold images (the Responses API's function_call_output may)."""
     if messages is None:
         raise missing("messages")
     if not isinstance(messages, list):
@@ -225,7 +226,7 @@ def parse_messages(messages: Any) -> tuple[ChatMessageIn, ...]:
         name = raw.get("name")
         if name is not None and not isinstance(name, str):
             raise invalid_type(f"{param}.name", "a string", name)
-        content = _content(param, raw, role)
+        content = _content(param, raw, role, tool_images)
         if role == "assistant":
             content = _assistant_extras(param, raw, content)
             calls = _tool_calls(f"{param}.tool_calls", raw["tool_calls"]) if raw.get("tool_calls") else ()

@@ -50,6 +50,11 @@ function chain(r) {
     return match ? match[1] : token('r', previous);
 }
 
+// An agent app's own id for its conversation (Codex CLI: thread-id and session-id).
+function conversation(r) {
+    return r.headersIn['thread-id'] || r.headersIn['session-id'] || r.headersIn['conversation-id'] || '';
+}
+
 function affinity(r) {
     const sid = session(r);
     if (sid) {
@@ -58,6 +63,10 @@ function affinity(r) {
     const inherited = chain(r);
     if (inherited) {
         return inherited;
+    }
+    const own = conversation(r);
+    if (own) {
+        return token('t', own);
     }
     const client = r.variables.bridge_client_key;
     if (client) {

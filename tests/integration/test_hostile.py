@@ -128,9 +128,12 @@ def _cases() -> list[Hostile]:
             Hostile(f"path-model-{enc}", "GET", f"/v1/models/gpt-4o{quoted}", status=404, code="model_not_found"),
         ]
     # Header values: HTAB is legal on the wire; other control bytes are refused by the HTTP parser.
+    # (Only `sess_…` names a bridge session: another value is the client's own id, never a path.)
     for i, raw in enumerate(["a\tb", "a\x01b", "a\x7fb", "a\x1bb", "ab\x00c"]):
         cases.append(
-            Hostile(f"header-session-{i}", "POST", "/v1/chat/completions", _chat(), (("X-Session-ID", raw),), None)
+            Hostile(
+                f"header-session-{i}", "POST", "/v1/chat/completions", _chat(), (("X-Session-ID", f"sess_{raw}"),), None
+            )
         )
     # Depth: arrays, objects, and both in every body reader and in a JSON string the bridge parses.
     deep = 100_000

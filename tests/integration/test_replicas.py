@@ -162,6 +162,18 @@ async def test_stateless_clients_hash_by_key_and_streams_are_not_buffered(cluste
             for n in range(8)
         }
         assert len(named) == 1, "the operator-named client header wins over the API key"
+        # Codex CLI names each conversation (thread-id): one key's conversations spread, each keeps its replica.
+        by_thread = {}
+        for n in range(8):
+            hits = {
+                (
+                    await http.get("/v1/models", headers={"Authorization": "Bearer key-0", "thread-id": f"t-{n}"})
+                ).headers["X-Bridge-Replica"]
+                for _ in range(2)
+            }
+            assert len(hits) == 1, "one conversation, one replica"
+            by_thread[n] = hits.pop()
+        assert len(set(by_thread.values())) > 1, "one client key's conversations spread over the replicas"
     # A stream whose upstream produced two words and then hangs: the client has both words.
     stream = await _client(cluster.url).chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "<<hangafter:2>>"}], stream=True

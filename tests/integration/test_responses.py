@@ -200,7 +200,12 @@ async def test_bad_responses_requests(bridge: Bridge) -> None:
         for body, param in [
             ({"model": "gpt-4o"}, "input"),
             ({"model": "gpt-4o", "input": 5}, "input"),
-            ({"model": "gpt-4o", "input": "x", "tools": [{"type": "web_search"}]}, "tools[0].type"),
+            ({"model": "gpt-4o", "input": "x", "tools": [{"type": "file_search"}]}, "tools[0].type"),
+            ({"model": "gpt-4o", "input": "x", "tool_choice": {"type": "web_search"}}, "tool_choice"),
+            ({"model": "gpt-4o", "input": [{"type": "local_shell_call", "call_id": "x"}]}, "input[0].type"),
+            ({"model": "gpt-4o", "input": [{"type": "compaction", "encrypted_content": "x"}]}, "input[0].type"),
+            ({"model": "gpt-4o", "input": "x", "include": ["nope"]}, "include[0]"),
+            ({"model": "gpt-4o", "input": "x", "client_metadata": {"a": 1}}, "client_metadata.a"),
             ({"model": "gpt-4o", "input": [{"type": "computer_call_output", "call_id": "x"}]}, "input[0].type"),
             ({"model": "gpt-4o", "input": [{"type": "item_reference", "id": "x"}]}, "input"),  # 404: not stored
             ({"model": "nope", "input": "x"}, "model"),

@@ -190,7 +190,7 @@ async def test_bad_session_ids_and_disabled_history(make_bridge) -> None:  # typ
         assert (await http.post("/v1/sessions")).json()["error"]["code"] == "sessions_disabled"
         chat = await http.post(
             "/v1/chat/completions",
-            headers={"X-Session-ID": "s1"},
+            headers={"X-Session-ID": "sess_1"},
             json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]},
         )
         assert chat.status_code == 400 and chat.json()["error"]["code"] == "sessions_disabled"
@@ -200,7 +200,7 @@ async def test_invalid_session_id(bridge: Bridge) -> None:
     async with bridge.http() as http:
         resp = await http.post(
             "/v1/chat/completions",
-            headers={"X-Session-ID": "../../etc/passwd"},
+            headers={"X-Session-ID": "sess_../../etc/passwd"},
             json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]},
         )
     assert resp.status_code == 400 and resp.json()["error"]["param"] == "session_id"
@@ -298,3 +298,55 @@ async def test_many_sessions_at_once_each_see_only_their_own_conversation(make_b
                 expected += [("user", f"s{k}-t{earlier} <<say:a{k}-{earlier}>>"), ("assistant", f"a{k}-{earlier}")]
             expected.append(("user", f"s{k}-t{t} <<say:a{k}-{t}>>"))
             assert convo(req) == expected, f"session {k} turn {t} saw another conversation"
+
+
+async def test_a_clients_own_session_header_is_not_a_bridge_session(bridge: Bridge) -> None:
+    """opencode sends `x-session-id: ses_…` (its own id) with the whole conversation every time:
+    each request reaches the model exactly as sent, and nothing is stored under that id."""
+    client = bridge.client(default_headers={"x-session-id": "ses_abc"})
+    title = [
+        {"role": "system", "content": "You generate titles."},
+        {"role": "user", "content": "title for: fix the bug <<say:Bug fix>>"},
+    ]
+    assert (await client.chat.completions.create(model="gpt-4o", messages=title)).choices[
+        0
+    ].message.content == "Bug fix"  # type: ignore[arg-type]
+    conversation = [
+        {"role": "system", "content": "You are opencode."},
+        {"role": "user", "content": "oc-first <<say:Looking.>>"},
+        {"role": "assistant", "content": "Looking."},
+        {"role": "user", "content": "oc-second <<say:Done.>>"},
+    ]
+    raw = await client.chat.completions.with_raw_response.create(model="gpt-4o", messages=conversation)  # type: ignore[arg-type]
+    assert raw.parse().choices[0].message.content == "Done."
+    assert "X-Session-ID" not in raw.headers and "X-Bridge-Session" not in raw.headers
+    (req,) = bridge.fake.find("oc-second")
+    assert convo(req) == [
+        ("user", "oc-first <<say:Looking.>>"),
+        ("assistant", "Looking."),
+        ("user", "oc-second <<say:Done.>>"),
+    ], "the model sees opencode's conversation, and only it"
+    assert "You are opencode." in req.system_text() and "titles" not in req.system_text()
+    async with bridge.http() as http:
+        assert (await http.get("/v1/sessions/ses_abc")).status_code == 404
+        assert not (await http.get("/v1/sessions")).json()["data"]
+
+
+async def test_a_clients_own_conversation_id_keeps_the_first_exchange_warm(bridge: Bridge, logs) -> None:  # type: ignore[no-untyped-def]
+    """Without an id, a stateless conversation's first exchange is not kept (most are never
+    continued); with the client's own id it is, and the second turn resumes instead of replaying."""
+    for hint, marker in ((None, "cold"), ("ses_warm", "warm")):
+        headers = {"x-session-id": hint} if hint else {}
+        client = bridge.client(default_headers=headers)
+        first = [{"role": "user", "content": f"{marker}-1 <<say:One.>>"}]
+        await client.chat.completions.create(model="gpt-4o", messages=first)  # type: ignore[arg-type]
+        second = [
+            *first,
+            {"role": "assistant", "content": "One."},
+            {"role": "user", "content": f"{marker}-2 <<say:Two.>>"},
+        ]
+        await client.chat.completions.create(model="gpt-4o", messages=second)  # type: ignore[arg-type]
+    turns = [
+        (e["resumed_lines"], e["replayed_lines"]) for e in logs if e["event"] == "request" and "resumed_lines" in e
+    ]
+    assert turns == [(0, 0), (0, 2), (0, 0), (2, 0)], turns

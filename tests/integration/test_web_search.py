@@ -31,15 +31,30 @@ async def test_none_mode_refuses_web_search(bridge: Bridge) -> None:
             "/v1/chat/completions",
             json={"model": "gpt-4o", "web_search_options": {}, "messages": [{"role": "user", "content": "x"}]},
         )
-        responses = await http.post(
-            "/v1/responses", json={"model": "gpt-4o", "input": "x", "tools": [{"type": "web_search_preview"}]}
+        forced = await http.post(
+            "/v1/responses",
+            json={
+                "model": "gpt-4o",
+                "input": "x",
+                "tools": [{"type": "web_search_preview"}],
+                "tool_choice": {"type": "web_search_preview"},
+            },
+        )
+        assert not bridge.fake.messages_requests(), "nothing reached the model"
+        # Offered but not forced (Codex CLI offers one on every request): left out, and said so.
+        offered = await http.post(
+            "/v1/responses",
+            json={"model": "gpt-4o", "input": "offered <<say:no search>>", "tools": [{"type": "web_search_preview"}]},
         )
     assert chat.status_code == 400
     assert chat.json()["error"]["param"] == "web_search_options"
     assert chat.json()["error"]["code"] == "unsupported_parameter"
     assert "SECURITY_MODE=web" in chat.json()["error"]["message"]
-    assert responses.status_code == 400 and responses.json()["error"]["param"] == "tools[0].type"
-    assert not bridge.fake.messages_requests(), "nothing reached the model"
+    assert forced.status_code == 400 and forced.json()["error"]["param"] == "tool_choice"
+    assert offered.status_code == 200 and offered.json()["output_text"] == "no search"
+    assert offered.headers["X-Bridge-Unapplied-Params"] == "tools[0]"
+    (req,) = bridge.fake.find("offered")
+    assert not [t for t in req.body.get("tools", []) if "web" in t.get("name", "").lower()]
 
 
 async def test_chat_answer_cites_the_search_results(web_bridge: Bridge) -> None:

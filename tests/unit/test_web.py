@@ -168,9 +168,19 @@ def test_web_search_parameters_need_web_mode() -> None:
     assert accepted.web_search and accepted.unapplied == ("web_search_options.user_location",)
     with pytest.raises(InvalidRequest):
         parse_chat_request({**body, "web_search_options": {"search_context_size": "huge"}}, web=True)
-    with pytest.raises(InvalidRequest) as tool:
-        parse_responses_request({"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, [], response_id(None))
-    assert tool.value.param == "tools[0].type"
+    # Offered without web mode (Codex CLI always offers one): left out, and said so; forced: a 400.
+    offered = parse_responses_request(
+        {"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, [], response_id(None)
+    )
+    assert "web_search_options" not in offered.chat_body and "tools" not in offered.chat_body
+    assert offered.unapplied == ("tools[0]",)
+    with pytest.raises(InvalidRequest) as forced:
+        parse_responses_request(
+            {"model": "m", "input": "x", "tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}},
+            [],
+            response_id(None),
+        )
+    assert forced.value.param == "tool_choice"
     req = parse_responses_request(
         {"model": "m", "input": "x", "tools": [{"type": "web_search_preview", "search_context_size": "high"}]},
         [],
