@@ -49,6 +49,12 @@ class Exchange:
     headers: Mapping[str, str]
     body: bytes
     status: int | None
+    content_type: str | None = None
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the bridge answered with server-sent events."""
+        return (self.content_type or "").startswith("text/event-stream")
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -99,14 +105,23 @@ class Tap:
         """Every request the app sent, in order, paired with the status the bridge answered."""
         found: list[Exchange] = []
         for sent, answered in list(self._conversations):
-            statuses = [int(s) for s in re.findall(rb"(?:^|\n)HTTP/1\.[01] (\d{3}) ", bytes(answered))]
+            heads = [(int(m[1]), _content_type(m[2])) for m in RESPONSE_HEAD.finditer(bytes(answered))]
             for i, (method, path, headers, body) in enumerate(_requests(bytes(sent))):
-                found.append(Exchange(method, path, headers, body, statuses[i] if i < len(statuses) else None))
+                status, kind = heads[i] if i < len(heads) else (None, None)
+                found.append(Exchange(method, path, headers, body, status, kind))
         return found
 
     def answered(self) -> str:
         """Everything the bridge sent back, decoded: for failure messages."""
         return "\n".join(bytes(a).decode(errors="replace") for _, a in self._conversations)
+
+
+RESPONSE_HEAD = re.compile(rb"HTTP/1\.[01] (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n")
+
+
+def _content_type(head: bytes) -> str | None:
+    found = re.search(rb"(?im)^content-type:\s*([^\r\n]+)", head)
+    return found[1].decode("latin-1") if found else None
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, copy: bytearray) -> None:

@@ -62,7 +62,7 @@ async def test_plain_answer(live: Live, tmp_path: Path) -> None:
     assert "Hello from aider" in run.stdout
     (sent,) = [x for x in live.tap.exchanges() if "Hello from aider" in x.body.decode()]
     assert sent.path == "/v1/chat/completions" and sent.json()["stream"] is True
-    assert sent.status == 200
+    assert sent.status == 200 and sent.streamed
 
 
 async def test_edit_written(live: Live, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ async def test_plain_answer(live: Live, tmp_path: Path) -> None:
     assert run.stdout.strip() == "Hello from cn"
     (sent,) = [x for x in live.tap.exchanges() if "Hello from cn" in x.body.decode()]
     assert sent.path == "/v1/chat/completions" and sent.json()["stream"] is True
-    assert sent.status == 200
+    assert sent.status == 200 and sent.streamed
 
 
 async def test_tool_loop(live: Live, tmp_path: Path) -> None:
