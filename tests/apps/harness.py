@@ -59,8 +59,11 @@ class Exchange:
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
 
+    answer: bytes = b""
+
     def brief(self) -> str:
-        return f"{self.method} {self.path} -> {self.status}: {self.body[:1500]!r}"
+        """The request and the bridge's answer, shortened: for failure messages."""
+        return f"{self.method} {self.path} {self.body[:300]!r}... -> {self.status} {self.answer[:600]!r}"
 
 
 @attrs.define
@@ -105,23 +108,19 @@ class Tap:
         """Every request the app sent, in order, paired with the status the bridge answered."""
         found: list[Exchange] = []
         for sent, answered in list(self._conversations):
-            heads = [(int(m[1]), _content_type(m[2])) for m in RESPONSE_HEAD.finditer(bytes(answered))]
-            for i, (method, path, headers, body) in enumerate(_requests(bytes(sent))):
-                status, kind = heads[i] if i < len(heads) else (None, None)
-                found.append(Exchange(method, path, headers, body, status, kind))
+            answers = _messages(bytes(answered))
+            for i, (line, headers, body) in enumerate(_messages(bytes(sent))):
+                method, path, _ = line.split(" ", 2)
+                status, kind, answer = None, None, b""
+                if i < len(answers):
+                    head, got, answer = answers[i]
+                    status, kind = int(head.split(" ")[1]), got.get("content-type")
+                found.append(Exchange(method, path, headers, body, status, kind, answer))
         return found
 
     def answered(self) -> str:
         """Everything the bridge sent back, decoded: for failure messages."""
         return "\n".join(bytes(a).decode(errors="replace") for _, a in self._conversations)
-
-
-RESPONSE_HEAD = re.compile(rb"HTTP/1\.[01] (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n")
-
-
-def _content_type(head: bytes) -> str | None:
-    found = re.search(rb"(?im)^content-type:\s*([^\r\n]+)", head)
-    return found[1].decode("latin-1") if found else None
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, copy: bytearray) -> None:
@@ -139,13 +138,16 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, copy
             pass
 
 
-def _requests(raw: bytes) -> list[tuple[str, str, dict[str, str], bytes]]:
-    """HTTP/1.1 requests read back from a connection's bytes (Content-Length or chunked bodies)."""
+def _messages(raw: bytes) -> list[tuple[str, dict[str, str], bytes]]:
+    """HTTP/1.1 messages read back from one direction of a connection: (first line, headers, body).
+
+    Bodies are delimited by Content-Length or chunked encoding; a response with neither (the
+    bridge always sends one or the other) would be taken as empty.
+    """
     out = []
     pos = 0
     while (end := raw.find(b"\r\n\r\n", pos)) != -1:
         head = raw[pos:end].decode("latin-1").split("\r\n")
-        method, path, _ = head[0].split(" ", 2)
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:])}
         pos = end + 4
         if headers.get("transfer-encoding", "").lower() == "chunked":
@@ -165,7 +167,7 @@ def _requests(raw: bytes) -> list[tuple[str, str, dict[str, str], bytes]]:
         else:
             length = int(headers.get("content-length", "0"))
             data, pos = raw[pos : pos + length], pos + length
-        out.append((method, path, headers, data))
+        out.append((head[0], headers, data))
     return out
 
 
@@ -246,7 +248,7 @@ async def run_app(
         out, err = await proc.communicate()
         raise AssertionError(
             f"{argv[0]} did not finish in {timeout} s\nstdout: {out.decode()[-3000:]}\nstderr: {err.decode()[-3000:]}"
-            f"\nrequests: {[x.brief() for x in tap.exchanges()]}"
+            f"\nthe last requests: {[x.brief() for x in tap.exchanges()[-4:]]}"
         ) from None
     finally:
         _kill_group(proc.pid)

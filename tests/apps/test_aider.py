@@ -53,7 +53,7 @@ async def aider(live: Live, tmp_path: Path, message: str, *args: str) -> AppRun:
         home=tmp_path / "home",
         cwd=work,
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges())
+    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
     return run
 
 

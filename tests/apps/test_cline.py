@@ -32,7 +32,7 @@ async def cline(live: Live, tmp_path: Path, prompt: str) -> AppRun:
     )
     assert auth.returncode == 0, auth.output()
     run = await run_app([CLINE, prompt], tap=live.tap, port=live.port, home=home, cwd=work)
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges())
+    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
     return run
 
 

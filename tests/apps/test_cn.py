@@ -47,7 +47,7 @@ async def cn(live: Live, tmp_path: Path, *args: str) -> AppRun:
         cwd=work,
         env=QUIET,
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges())
+    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
     return run
 
 

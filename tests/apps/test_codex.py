@@ -58,7 +58,7 @@ async def codex(live: Live, tmp_path: Path, *args: str) -> AppRun:
         cwd=work,
         env={"CODEX_HOME": str(codex_home), "BRIDGE_API_KEY": "sk-test"},
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges())
+    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
     return run
 
 

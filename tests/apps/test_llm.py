@@ -48,7 +48,7 @@ async def llm(live: Live, tmp_path: Path, *args: str) -> AppRun:
         cwd=tmp_path,
         env={"LLM_USER_PATH": str(user)},
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges())
+    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
     return run
 
 
