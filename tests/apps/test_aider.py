@@ -68,6 +68,8 @@ async def test_plain_answer(live: Live, tmp_path: Path) -> None:
 async def test_edit_written(live: Live, tmp_path: Path) -> None:
     """The model's edit block is applied by aider: the file exists with the new content."""
     edit = "I'll create it.\n\nnote.txt\n```\n<<<<<<< SEARCH\n=======\nwritten by aider\n>>>>>>> REPLACE\n```\n"
-    run = await aider(live, tmp_path, "Create note.txt. " + chunks(*(edit[i : i + 12] for i in range(0, len(edit), 12))))
+    run = await aider(
+        live, tmp_path, "Create note.txt. " + chunks(*(edit[i : i + 12] for i in range(0, len(edit), 12)))
+    )
     assert (tmp_path / "repo" / "note.txt").read_text() == "written by aider\n"
     assert "I'll create it." in run.stdout and "Applied edit to note.txt" in run.stdout

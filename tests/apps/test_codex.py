@@ -95,7 +95,11 @@ async def test_output_schema(live: Live, tmp_path: Path) -> None:
     (tmp_path / "schema.json").write_text(json.dumps(CITY))
     value = {"city": "Rome", "celsius": 12}
     run = await codex(
-        live, tmp_path, "--output-schema", str(tmp_path / "schema.json"), f"<<tool:StructuredOutput:{json.dumps(value)}>>"
+        live,
+        tmp_path,
+        "--output-schema",
+        str(tmp_path / "schema.json"),
+        f"<<tool:StructuredOutput:{json.dumps(value)}>>",
     )
     assert json.loads(run.stdout) == value
     (sent,) = sent_with(live, "<<tool:StructuredOutput")
