@@ -221,6 +221,8 @@ async def run_app(
     }
     proc = await asyncio.create_subprocess_exec(
         "unshare",
+        # Root creates the namespaces as it is; anyone else through a user namespace of their own.
+        *([] if os.geteuid() == 0 else ["--map-root-user"]),
         "--net",
         "--pid",
         "--fork",
