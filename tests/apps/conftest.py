@@ -33,10 +33,11 @@ class Live:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
+async def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
+    """The bridge of a module, with the module's `BRIDGE_ENV` settings if it has any."""
     fake = FakeUpstream()
     await fake.start()
-    bridge = await start_bridge(fake, tmp_path_factory.mktemp("apps"))
+    bridge = await start_bridge(fake, tmp_path_factory.mktemp("apps"), **getattr(request.module, "BRIDGE_ENV", {}))
     tap = Tap(bridge.server.port or 0)
     await tap.start()
     try:

@@ -19,6 +19,9 @@ from tests.apps.harness import NODE_BIN, AppRun, Exchange, require, run_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CODEX = NODE_BIN / "codex"
+# No process keeps a conversation between turns: each of Codex's stateless requests is replayed
+# into a process, so the thinking on a later turn can only come from what Codex sent back.
+BRIDGE_ENV = {"HOLD_TTL": "0"}
 CITY = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "celsius": {"type": "integer"}},
