@@ -109,19 +109,20 @@ async def test_output_schema(live: Live, tmp_path: Path) -> None:
     assert sent.json()["text"]["format"]["schema"] == CITY
 
 
+REASONING = ("-c", 'model_reasoning_effort="medium"', "-c", 'model_reasoning_summary="auto"')
+
+
 async def test_reasoning_round_trip(live: Live, tmp_path: Path) -> None:
-    """Turn 1 thinks and calls a tool; turn 2 (stateless, store: false) carries the sealed reasoning
-    back in `encrypted_content`, and the upstream gets the signed thinking in front of the call."""
+    """The model thinks and calls a tool; the next request (stateless, store: false) carries the
+    sealed reasoning back in `encrypted_content`, and the upstream gets the signed thinking in front
+    of the call. A second turn sends it back again."""
     args = json.dumps({"cmd": "echo thought > thought.txt"})
     run = await codex(
         live,
         tmp_path,
         "--sandbox",
         "workspace-write",
-        "-c",
-        'model_reasoning_effort="medium"',
-        "-c",
-        'model_reasoning_summary="auto"',
+        *REASONING,
         f"<<think:I will write the file>> <<tool:mcp__c__exec_command:{args}>>",
     )
     assert (tmp_path / "work" / "thought.txt").read_text() == "thought\n"
@@ -135,3 +136,12 @@ async def test_reasoning_round_trip(live: Live, tmp_path: Path) -> None:
     assistant = next(m for m in reversed(after_tool[0].messages) if m["role"] == "assistant")
     thinking = assistant["content"][0]
     assert thinking["type"] == "thinking" and live.fake.signatures[thinking["signature"]] == thinking["thinking"]
+
+    # A second turn (`codex exec resume`): the whole history again, the sealed reasoning with it.
+    run = await codex(live, tmp_path, *REASONING, "resume", "--last", "<<say:Second turn>>")
+    assert run.stdout.strip() == "Second turn"
+    (later,) = sent_with(live, "<<say:Second turn>>")
+    assert [x["encrypted_content"] for x in later.json()["input"] if x["type"] == "reasoning"] == sealed
+    (upstream_later,) = live.fake.find("<<say:Second turn>>")
+    kept = [b for m in upstream_later.messages if m["role"] == "assistant" for b in m["content"]]
+    assert any(b["type"] == "thinking" and b.get("signature") == thinking["signature"] for b in kept), kept
