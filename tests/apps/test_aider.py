@@ -1,9 +1,10 @@
 """aider (PyPI `aider-chat`) against the bridge, as an OpenAI-compatible endpoint.
 
-The flags are the README's ("Use it with aider"). aider has no function tools: it writes files
-by applying the edit blocks of the model's answer (for gpt-4o its `diff` format: a file name and
-a SEARCH/REPLACE block; an empty SEARCH creates the file), so its tool loop is the model's answer written to disk by
-aider, and the answer's words coming back on its output. It streams by default.
+The flags are the README's ("Use it with agent apps"). aider has no function tools: it writes
+files by applying the edit blocks of the model's answer (for gpt-4o its `diff` format: a file
+name and a SEARCH/REPLACE block; an empty SEARCH creates the file). Its loop is its test command
+(`--auto-test`): the output of a failing run goes back to the model, whose answer aider prints.
+It streams by default.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ async def aider(live: Live, tmp_path: Path, message: str, *args: str) -> AppRun:
         port=live.port,
         home=tmp_path / "home",
         cwd=work,
+        # litellm's model price list comes with it; without this it fetches a newer one first.
+        env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"},
     )
     assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
     return run
@@ -65,11 +68,23 @@ async def test_plain_answer(live: Live, tmp_path: Path) -> None:
     assert sent.status == 200 and sent.streamed
 
 
-async def test_edit_written(live: Live, tmp_path: Path) -> None:
-    """The model's edit block is applied by aider: the file exists with the new content."""
-    edit = "I'll create it.\n\nnote.txt\n```\n<<<<<<< SEARCH\n=======\nwritten by aider\n>>>>>>> REPLACE\n```\n"
-    run = await aider(
-        live, tmp_path, "Create note.txt. " + chunks(*(edit[i : i + 12] for i in range(0, len(edit), 12)))
+async def test_tool_loop(live: Live, tmp_path: Path) -> None:
+    """aider writes the model's edit to disk, runs its test command on it (`--auto-test`), sends the
+    failing output back, and prints the model's answer to that: a round trip through aider's own
+    tools. The file holds the directive the fake upstream answers the second time."""
+    edit = (
+        "I'll create it.\n\nnote.txt\n```\n<<<<<<< SEARCH\n=======\n"
+        "<<say:Final answer from aider>>\n>>>>>>> REPLACE\n```\n"
     )
-    assert (tmp_path / "repo" / "note.txt").read_text() == "written by aider\n"
-    assert "I'll create it." in run.stdout and "Applied edit to note.txt" in run.stdout
+    pieces = (edit[i : i + 12] for i in range(0, len(edit), 12))
+    live.tap.clear()
+    run = await aider(
+        live, tmp_path, "Create note.txt. " + chunks(*pieces), "--auto-test", "--test-cmd", "cat note.txt; exit 1"
+    )
+    assert (tmp_path / "repo" / "note.txt").read_text() == "<<say:Final answer from aider>>\n"
+    assert "Applied edit to note.txt" in run.stdout
+    assert "Added 1 line of output to the chat.\nFinal answer from aider\n" in run.stdout, run.stdout[-2000:]
+    # The test command's output went back as the newest user message, once: two streamed requests.
+    assert len(live.fake.find("<<say:Final answer from aider>>")) == 1
+    sent = [x for x in live.tap.exchanges() if x.path == "/v1/chat/completions"]
+    assert len(sent) == 2 and all(x.streamed for x in sent)
