@@ -58,7 +58,6 @@ async def opencode(live: Live, tmp_path: Path, prompt: str) -> AppRun:
         home=tmp_path / "home",
         cwd=work,
         env=QUIET,
-        timeout=120,
     )
     assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
     return run
