@@ -110,7 +110,10 @@ def chat_body() -> dict[str, Any]:
         for name in chat_validation.UNAPPLIED
     }
     notes.update({name: f"Refused (400 unsupported_parameter): {why}" for name, why in chat_validation.REFUSED.items()})
-    notes["session_id"] = "A server-side session to continue (this bridge's extension; or the X-Session-ID header)."
+    notes["session_id"] = (
+        "A server-side session to continue (this bridge's extension; or the X-Session-ID header, where only "
+        "ids of the form sess_... name a session)."
+    )
     typed: dict[str, dict[str, Any]] = {
         "model": {"type": "string"},
         "messages": {"type": "array", "minItems": 1, "items": {"type": "object"}},

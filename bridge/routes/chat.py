@@ -146,13 +146,15 @@ async def _join_session(request: web.Request, body: Any) -> _SessionTurn | None:
     history = list((record or {}).get("messages", []))
     # The request's leading instructions stay leading (its system prompt); without any other
     # message, they are what this turn answers, after the history.
+    new = [m for m in messages if not _is_instruction(m)]
     first = next((i for i, m in enumerate(messages) if not _is_instruction(m)), len(messages))
-    if first < len(messages):
+    if repeated := hints.resent(new, history):
+        new = new[repeated:]  # the client sent the whole conversation: nothing goes in front of it
+    elif first < len(messages):
         body["messages"] = [*messages[:first], *history, *messages[first:]]
     else:
         body["messages"] = [*history, *messages]
     structlog.contextvars.bind_contextvars(session_id=sid, history_messages=len(history))
-    new = [m for m in messages if not _is_instruction(m)]
     session = _SessionTurn(sessions, sid, history, new)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None:

@@ -67,22 +67,19 @@ async def create(request: web.Request) -> web.StreamResponse:
     seal = await _sealing(request, made) if req.encrypted_reasoning else None
     builder = ResponseBuilder(id=new_id, echo=req.echo, names=req.names, seal=seal)
     hint = conversation_hint(request.headers, body)
-    outputs, hold = start(
-        request, chat, show_reasoning=req.show_reasoning, kept=kept, on_kept=made.append, hint=hint
-    )
+    outputs, hold = start(request, chat, show_reasoning=req.show_reasoning, kept=kept, on_kept=made.append, hint=hint)
     async with contextlib.aclosing(outputs):
         try:
             if req.stream:
                 return await _stream(request, req, chat, builder, outputs, previous)
-            try:
-                async for _, items in outputs:
-                    request.app[appkeys.METRICS].first_output(request)
-                    builder.feed(items)
-            except StructuredOutputError as exc:
-                raise failure(exc, "text.format") from None
+            async for _, items in outputs:
+                request.app[appkeys.METRICS].first_output(request)
+                builder.feed(items)
             _count(request, builder)
             await _save(request, req, builder, previous)
             return web.json_response(builder.snapshot(), headers=response_headers(request, chat))
+        except StructuredOutputError as exc:  # streamed: when it ends the turn before any output
+            raise failure(exc, "text.format") from None
         finally:
             # The process keeps the conversation for a continuation (previous_response_id or
             # the full history resent), or is rewound.

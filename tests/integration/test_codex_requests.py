@@ -268,3 +268,47 @@ async def test_a_configured_reasoning_key_is_used(make_bridge: MakeBridge, tmp_p
     _, second = await stream(other, _second_turn(output, call))
     assert second["output_text"] == "after-tool: a.txt"
     assert not (tmp_path / "a" / "secrets").exists(), "no key is generated when one is configured"
+
+
+async def test_output_schema_streamed(bridge: Bridge) -> None:
+    """`codex exec --output-schema` sends text.format json_schema (strict) on a streamed request."""
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    text = {"format": {"type": "json_schema", "name": "codex_output_schema", "strict": True, "schema": schema}}
+    _, response = await stream(bridge, codex_body('codex-schema <<tool:StructuredOutput:{"answer":"42"}>>', text=text))
+    assert json.loads(response["output_text"]) == {"answer": "42"}
+    # A turn that ends without the JSON, before any output: a 502 naming text.format, not a 500.
+    failed = await post(bridge, codex_body("codex-schema-none <<say:no json>>", text=text))
+    assert failed.status_code == 502, failed.text
+    assert failed.json()["error"]["param"] == "text.format"
+
+
+async def test_with_the_openai_sdk_streamed_namespace_call_and_sealed_reasoning(make_bridge: MakeBridge) -> None:
+    """The same round trip through the openai SDK's streaming helper, across two replicas."""
+    first_bridge = await make_bridge(POOL_SIZE="1")
+    fields = codex_body(
+        ASK_THINK.replace("exec_command", "multi_agent_v1__close_agent").replace('"cmd":"ls"', '"target":"a1"')
+    )
+    fields.pop("stream")
+    extra = {"client_metadata": fields.pop("client_metadata")}
+    async with first_bridge.client().responses.stream(**fields, extra_body=extra) as events:  # type: ignore[arg-type]
+        first = await events.get_final_response()
+    summary, call, sealed = first.output
+    assert summary.type == "reasoning" and summary.summary
+    assert call.type == "function_call" and (call.namespace, call.name) == ("multi_agent_v1", "close_agent")
+    assert sealed.type == "reasoning" and sealed.encrypted_content
+    other = await make_bridge(POOL_SIZE="1")
+    fields["input"] = [
+        *fields["input"],
+        *(item.model_dump(exclude_none=True) for item in first.output),
+        {"type": "function_call_output", "call_id": call.call_id, "output": "closed"},
+    ]
+    async with other.client().responses.stream(**fields, extra_body=extra) as events:  # type: ignore[arg-type]
+        second = await events.get_final_response()
+    assert second.output_text == "after-tool: closed"
+    (assistant,) = [m for m in other.fake.messages_requests()[-1].messages if m["role"] == "assistant"]
+    assert assistant["content"][0]["signature"] in other.fake.signatures

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.conftest import Bridge
 from tests.fake_upstream import block_text
+from tests.sample_tools import WEATHER
 
 
 def convo(req) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -350,3 +351,47 @@ async def test_a_clients_own_conversation_id_keeps_the_first_exchange_warm(bridg
         (e["resumed_lines"], e["replayed_lines"]) for e in logs if e["event"] == "request" and "resumed_lines" in e
     ]
     assert turns == [(0, 0), (0, 2), (0, 0), (2, 0)], turns
+
+
+async def test_a_session_request_that_resends_the_whole_conversation_is_not_doubled(bridge: Bridge) -> None:
+    client = bridge.client()
+    first = [{"role": "user", "content": "whole-1 <<say:One.>>"}]
+    answer = await client.chat.completions.create(
+        model="gpt-4o", messages=first, extra_body={"session_id": "sess_whole"}
+    )  # type: ignore[arg-type]
+    echoed = answer.choices[0].message.model_dump()  # refusal, annotations, ... as clients echo it
+    whole = [*first, echoed, {"role": "user", "content": "whole-2 <<say:Two.>>"}]
+    await client.chat.completions.create(model="gpt-4o", messages=whole, extra_body={"session_id": "sess_whole"})  # type: ignore[arg-type]
+    (req,) = bridge.fake.find("whole-2")
+    assert convo(req) == [("user", "whole-1 <<say:One.>>"), ("assistant", "One."), ("user", "whole-2 <<say:Two.>>")]
+    async with bridge.http() as http:
+        stored = (await http.get("/v1/sessions/sess_whole")).json()["messages"]
+    assert [m["content"] for m in stored] == ["whole-1 <<say:One.>>", "One.", "whole-2 <<say:Two.>>", "Two."]
+
+
+async def test_an_apps_tool_loop_with_its_own_session_header(bridge: Bridge) -> None:
+    """opencode's tool round trip (issue 18: it ended in a 400 when stored history was put in front)."""
+    client = bridge.client(default_headers={"x-session-id": "ses_tools"})
+    ask = [{"role": "user", "content": 'oc-tool <<tool:mcp__c__get_weather:{"city":"Oslo"}>>'}]
+    first = await client.chat.completions.create(model="gpt-4o", messages=ask, tools=[WEATHER], stream=True)  # type: ignore[arg-type,list-item]
+    calls: dict[int, dict] = {}  # type: ignore[type-arg]
+    async for chunk in first:
+        for delta in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            call = calls.setdefault(
+                delta.index, {"id": delta.id, "type": "function", "function": {"name": "", "arguments": ""}}
+            )
+            call["function"]["name"] += (delta.function and delta.function.name) or ""
+            call["function"]["arguments"] += (delta.function and delta.function.arguments) or ""
+    (call,) = calls.values()
+    history = [
+        *ask,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "RAIN"},
+    ]
+    second = await client.chat.completions.create(model="gpt-4o", messages=history, tools=[WEATHER])  # type: ignore[arg-type,list-item]
+    assert second.choices[0].message.content == "after-tool: RAIN"
+    req = bridge.fake.messages_requests()[-1]
+    assert [m["role"] for m in req.messages if m["role"] != "system"] == ["user", "assistant", "user"]
+    assert req.messages[-1]["content"][0]["type"] == "tool_result" and "oc-tool" in block_text(
+        req.messages[0]["content"]
+    )
