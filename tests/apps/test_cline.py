@@ -17,21 +17,26 @@ from tests.apps.harness import NODE_BIN, AppRun, require, run_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CLINE = NODE_BIN / "cline"
+QUIET = {"CLINE_NO_AUTO_UPDATE": "1"}
 
 
 async def cline(live: Live, tmp_path: Path, prompt: str) -> AppRun:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     home = tmp_path / "home"
+    settings = home / ".cline" / "data" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "global-settings.json").write_text(json.dumps({"telemetryOptOut": True, "autoUpdateEnabled": False}))
     auth = await run_app(
         [require(CLINE), "auth", "-p", "openai", "-k", "sk-test", "-m", "gpt-4o", "-b", live.base_url],
         tap=live.tap,
         port=live.port,
         home=home,
         cwd=work,
+        env=QUIET,
     )
     assert auth.returncode == 0, auth.output()
-    run = await run_app([CLINE, prompt], tap=live.tap, port=live.port, home=home, cwd=work)
+    run = await run_app([CLINE, prompt], tap=live.tap, port=live.port, home=home, cwd=work, env=QUIET)
     assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
     return run
 
