@@ -57,7 +57,8 @@ $(CLIENTS_JS)/node_modules/.stamp: $(CLIENTS_JS)/package.json $(CLIENTS_JS)/pack
 # the project's). The three installs run at once; `unshare` (util-linux) gives each app run a
 # network namespace of its own. npm install --no-save, not npm ci: the lock holds the exact tree
 # for linux-x64 (a registry mirror without the other platforms' optional binary packages cannot
-# write them into it, and npm ci refuses a lock without them); --no-save leaves the lock as it is.
+# write them into it, and npm ci refuses a lock without them); --no-save leaves the lock as it is,
+# --prefer-offline takes what npm's cache already holds (the lock pins every version).
 APPS_DIR := tests/apps
 APPS_STAMP := $(APPS_DIR)/.venv/.stamp
 apps: $(APPS_STAMP) ## the agent apps tests/apps drives (pinned; npm ci and two venvs)
@@ -69,7 +70,7 @@ $(APPS_STAMP): $(APPS_DIR)/js/package.json $(APPS_DIR)/js/package-lock.json $(AP
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq util-linux; }
 	rm -rf $(APPS_DIR)/.venv && mkdir -p $(APPS_DIR)/.venv
 	@set -e; \
-	(cd $(APPS_DIR)/js && npm install --no-save --no-audit --no-fund --loglevel=error) & npm_pid=$$!; \
+	(cd $(APPS_DIR)/js && npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error) & npm_pid=$$!; \
 	for app in aider llm; do \
 		( $(PYTHON) -m venv $(APPS_DIR)/.venv/$$app && \
 		  $(APPS_DIR)/.venv/$$app/bin/pip install -q --disable-pip-version-check -r $(APPS_DIR)/$$app-requirements.txt ) & \
