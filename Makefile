@@ -61,7 +61,9 @@ $(CLIENTS_JS)/node_modules/.stamp: $(CLIENTS_JS)/package.json $(CLIENTS_JS)/pack
 # --prefer-offline takes what npm's cache already holds (the lock pins every version).
 APPS_DIR := tests/apps
 APPS_STAMP := $(APPS_DIR)/.venv/.stamp
-apps: $(APPS_STAMP) ## the agent apps tests/apps drives (pinned; npm ci and two venvs)
+apps: $(APPS_STAMP) ## the agent apps tests/apps drives (pinned; npm and two venvs)
+	@[ -x $(APPS_DIR)/js/node_modules/.bin/codex ] && [ -x $(APPS_DIR)/.venv/aider/bin/aider ] && [ -x $(APPS_DIR)/.venv/llm/bin/llm ] || \
+		{ rm -f $(APPS_STAMP); $(MAKE) --no-print-directory $(APPS_STAMP); }
 
 $(APPS_STAMP): $(APPS_DIR)/js/package.json $(APPS_DIR)/js/package-lock.json $(APPS_DIR)/aider-requirements.txt $(APPS_DIR)/llm-requirements.txt
 	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the npm agent apps"; exit 1; }
