@@ -26,21 +26,26 @@ from supervisor.cli import cli_version
 from supervisor.launch import LaunchProfile, LaunchSettings
 from supervisor.pool import Pool, PoolSettings
 from supervisor.runner import RetryPolicy, TurnRunner
+from supervisor.seats import default_warm
 
 
 async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[appkeys.CONFIG]
     app[appkeys.CLI_VERSION] = await cli_version(config.claude_command)
+    warm = max(config.pool_size, config.warm_conversations or default_warm(config.pool_size))
     pool = Pool(
         PoolSettings(
             size=config.pool_size,
+            warm=warm,
+            park_after=config.park_after,
+            affinity_wait=config.affinity_wait,
             max_queue=config.max_queue,
             queue_timeout=config.queue_timeout,
             start_timeout=config.start_timeout,
             turns_per_slot=config.turns_per_slot,
             max_slot_rss_mb=config.max_slot_rss_mb,
             hold_ttl=config.hold_ttl,
-            standby=min(config.standby_slots, config.pool_size - 1),
+            standby=min(config.standby_slots, warm - 1),
             standby_after=config.standby_after,
         ),
         LaunchSettings(

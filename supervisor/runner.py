@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncGenerator, Callable
 
 import attrs
@@ -106,8 +107,11 @@ class TurnRunner:
         )
         while True:
             waited = loop.time()
+            asked = time.monotonic()
             slot = await self.pool.acquire(want)
             waited = loop.time() - waited
+            # The turn waited for a process that was started while it waited (fleet bench figure).
+            structlog.contextvars.bind_contextvars(new_process=slot.ready_at >= asked)
             if self.on_queue_wait is not None:
                 self.on_queue_wait(waited)
             deadline = loop.time() + self.request_timeout
