@@ -153,48 +153,46 @@ async def main(args: argparse.Namespace) -> None:
     await fake.start()
     work = Path(tempfile.mkdtemp(prefix="bridge-fleet-"))
     (work / "home").mkdir()
-    rows = []
+    tables: list[tuple[int, list[dict[str, Any]]]] = []
+    cold: list[float] = []
     try:
-        configs: list[tuple[str, int, dict[str, str]]] = [
-            (f"POOL_SIZE={args.pool}", args.pool, {}),
-            (f"one process per agent (POOL_SIZE={args.agents})", args.agents, {}),
-        ]
-        if args.before:
-            configs.append(
-                (
-                    f"POOL_SIZE={args.pool}, WARM_CONVERSATIONS={args.pool}",
-                    args.pool,
-                    {"WARM_CONVERSATIONS": str(args.pool)},
-                )
-            )
-        for label, pool, env in configs:
-            rows.append(
-                await one_config(label.split(" (")[0].replace(" ", "_").replace(",", ""), fake, work, pool, env, args)
-            )
-            rows[-1]["label"] = label
-        cold = []
+        for agents in args.agents:
+            run = argparse.Namespace(**{**vars(args), "agents": agents})
+            configs: list[tuple[str, int, dict[str, str]]] = [
+                (f"POOL_SIZE={args.pool}", args.pool, {}),
+                (f"one process per agent (POOL_SIZE={agents})", agents, {}),
+            ]
+            if args.before:
+                label = f"POOL_SIZE={args.pool}, WARM_CONVERSATIONS={args.pool} (one conversation per turn at once)"
+                configs.append((label, args.pool, {"WARM_CONVERSATIONS": str(args.pool)}))
+            rows = []
+            for i, (label, pool, env) in enumerate(configs):
+                rows.append(await one_config(f"a{agents}-c{i}", fake, work, pool, env, run))
+                rows[-1]["label"] = label
+            tables.append((agents, rows))
+        middle = (args.history[0] + args.history[1]) // 4 * 2
         for i in range(args.cold):
-            n = (args.history[0] + args.history[1]) // 4 * 2
-            cold.append(await cold_turn(fake.url, work, n, f"cold{i}") * 1000)
+            cold.append(await cold_turn(fake.url, work, middle, f"cold{i}") * 1000)
     finally:
         await fake.stop()
-    print(
-        f"\n### Fleet: {args.agents} agents of {args.apps} apps, upstream {args.latency} ms, think "
-        f"{args.think[0]:g}-{args.think[1]:g} s, histories from {args.history[0]}-{args.history[1]} messages, "
-        f"{args.seconds:g} s per configuration\n"
-    )
-    print(
-        "| configuration | turns | p50 ms | p95 ms | turns/s | replayed more than new | waited for a start "
-        "| CPU ms/turn: bridge | CLI |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
+    for agents, rows in tables:
         print(
-            f"| {r['label']} | {r['turns']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['turns_per_s']:.2f} "
-            f"| {r['replayed']:.0%} | {r['waited_start']:.0%} | {r['bridge_cpu_ms']:.1f} | {r['cli_cpu_ms']:.0f} |"
+            f"\n### Fleet: {agents} agents of {args.apps} apps, upstream {args.latency} ms, think "
+            f"{args.think[0]:g}-{args.think[1]:g} s, histories from {args.history[0]}-{args.history[1]} messages, "
+            f"{args.seconds:g} s per configuration\n"
         )
-    base, own = rows[0], rows[1]
-    print(f"\n- p50 / one process per agent: {base['p50'] / own['p50']:.2f}; p95: {base['p95'] / own['p95']:.2f}")
+        print(
+            "| configuration | turns | p50 ms | p95 ms | turns/s | replayed more than new | waited for a start "
+            "| CPU ms/turn: bridge | CLI |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(
+                f"| {r['label']} | {r['turns']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['turns_per_s']:.2f} "
+                f"| {r['replayed']:.0%} | {r['waited_start']:.0%} | {r['bridge_cpu_ms']:.1f} | {r['cli_cpu_ms']:.0f} |"
+            )
+        base, own = rows[0], rows[1]
+        print(f"\n- p50 / one process per agent: {base['p50'] / own['p50']:.2f}; p95: {base['p95'] / own['p95']:.2f}")
     if cold:
         middle = (args.history[0] + args.history[1]) // 2
         print(
@@ -209,7 +207,7 @@ def span(text: str, kind: type = float) -> tuple[Any, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--agents", type=int, default=12)
+    parser.add_argument("--agents", type=lambda s: [int(n) for n in s.split(",")], default=[12, 24], help="e.g. 12,24")
     parser.add_argument("--apps", type=int, default=3)
     parser.add_argument("--pool", type=int, default=4)
     parser.add_argument("--latency", type=int, default=300, help="upstream delay per turn, ms")
@@ -217,7 +215,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--history", type=lambda s: span(s, int), default=(10, 120), help="initial history, e.g. 10-120"
     )
-    parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--cold", type=int, default=3, help="cold CLI turns measured for comparison")
     parser.add_argument("--before", action="store_true", help="also run WARM_CONVERSATIONS=POOL_SIZE")
     parser.add_argument("--seed", type=int, default=16)
