@@ -141,6 +141,11 @@ class Pool(Seats):
             if waiter.provisioned:
                 waiter.provisioned = starting > 0
                 starting -= 1
+        # Starts cost 0.5-1 s of CPU each: at most `size` at a time (a burst of new conversations
+        # must not start dozens of processes at once).
+        starts_left = self.settings.size - sum(
+            1 for s in self._seats if s is not None and s.state is SlotState.STARTING
+        )
         wait_more: float | None = None
         for index in placement.order(waiters, self._idle_slots(), now, self.settings.aging):
             waiter = waiters[index]
@@ -154,15 +159,22 @@ class Pool(Seats):
             if capacity <= 0:
                 # No turn may start now; a turn no idle process can serve gets a process started
                 # in a free seat meanwhile, so it is ready when a turn ends.
-                if choice is None and not waiter.provisioned and self._fill_free_seat(waiter.want.profile):
+                if (
+                    choice is None
+                    and not waiter.provisioned
+                    and starts_left > 0
+                    and self._fill_free_seat(waiter.want.profile)
+                ):
                     waiter.provisioned = True
+                    starts_left -= 1
                 continue
             if choice is None and not waiter.provisioned:
                 if self._resetting_fits(waiter.want):
                     continue  # a process that fits is rewinding (milliseconds): no start for that
                 choice = placement.steal(idle, waiter.want, one_off=True)
-                if choice is None and self._fill_free_seat(waiter.want.profile):
+                if choice is None and starts_left > 0 and self._fill_free_seat(waiter.want.profile):
                     waiter.provisioned = True
+                    starts_left -= 1
                     continue
                 choice = choice or placement.steal(idle, waiter.want)
             if choice is not None:
