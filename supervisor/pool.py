@@ -172,9 +172,12 @@ class Pool(Seats):
                 if self._resetting_fits(waiter.want):
                     continue  # a process that fits is rewinding (milliseconds): no start for that
                 choice = placement.steal(idle, waiter.want, one_off=True)
-                if choice is None and starts_left > 0 and self._fill_free_seat(waiter.want.profile):
-                    waiter.provisioned = True
-                    starts_left -= 1
+                if choice is None and None in self._seats:
+                    # A warm conversation is only taken when every seat is used; until a start
+                    # may begin, the turn waits (for it, or for a process that frees).
+                    if starts_left > 0 and self._fill_free_seat(waiter.want.profile):
+                        waiter.provisioned = True
+                        starts_left -= 1
                     continue
                 choice = choice or placement.steal(idle, waiter.want)
             if choice is not None:
