@@ -24,9 +24,9 @@ from bridge.storage.redis_store import RedisStore
 from supervisor.auth import classify
 from supervisor.cli import cli_version
 from supervisor.launch import LaunchProfile, LaunchSettings
+from supervisor.memory import default_warm
 from supervisor.pool import Pool, PoolSettings
 from supervisor.runner import RetryPolicy, TurnRunner
-from supervisor.seats import default_warm
 
 
 async def pool_ctx(app: web.Application) -> AsyncIterator[None]:

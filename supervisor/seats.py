@@ -30,32 +30,13 @@ from supervisor.launch import (
     build_env,
     prepare_slot_dir,
 )
+from supervisor.memory import memory_low
 from supervisor.slot import Slot, SlotState
 from supervisor.transport import SubprocessTransport, Transport
 
 log = structlog.get_logger(__name__)
 
 TransportFactory = Callable[[list[str], dict[str, str], str], Transport]
-
-
-CLI_PROCESS_MB = 250  # a used CLI process (idle ~210 MiB RSS, measured by bench/idle.py); the default warm limit's unit
-MEMORY_SHARE = 0.6  # of the memory available at start, what warm processes may take by default
-LOW_MEMORY_SHARE = 0.08  # below this share of MemTotal available, idle conversations are released
-
-
-def meminfo_mb() -> dict[str, int]:
-    try:
-        text = Path("/proc/meminfo").read_text()
-    except OSError:
-        return {}
-    return {line.split(":")[0]: int(line.split()[1]) // 1024 for line in text.splitlines() if line.split()[1:]}
-
-
-def default_warm(size: int, cap: int = 48) -> int:
-    """Warm conversations the machine's memory bears: MEMORY_SHARE of what is available now, in
-    CLI processes of CLI_PROCESS_MB, at least `size` and at most `cap`."""
-    available = meminfo_mb().get("MemAvailable", 0)
-    return max(size, min(cap, int(available * MEMORY_SHARE // CLI_PROCESS_MB)))
 
 
 @attrs.frozen
@@ -313,8 +294,7 @@ class Seats:
         if now - self._memory_checked < 1.0:
             return
         self._memory_checked = now
-        info = meminfo_mb()
-        if not info or info.get("MemAvailable", 0) >= info.get("MemTotal", 0) * LOW_MEMORY_SHARE:
+        if not memory_low():
             return
         self.release_lru("memory_pressure")
 
