@@ -83,7 +83,7 @@ class CliProcess:
         self._parked_at = 0.0
 
     def park(self) -> bool:
-        """Stops the idle process (SIGSTOP to its group): an idle CLI spends ~7 ms of CPU a second
+        """Stops the idle process (SIGSTOP to its group): an idle CLI spends 2.5-9.5 ms of CPU a second
         on its timers, a stopped one none; its pipes, its MCP connection and its conversation
         survive (measured, docs/cli-findings.md). Anything that talks to it continues it first."""
         signal_group = getattr(self._transport, "signal_group", None)
