@@ -121,8 +121,11 @@ async def one_config(
     )
     try:
         async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-            # First turns, unmeasured: every configuration starts each agent's conversation once.
-            await asyncio.gather(*(a.turn(http) for a in agents))
+            # Warm-up, unmeasured: each agent's first turn and one continuation. When many agents
+            # start at once, a first conversation may go to the next newcomer before its owner
+            # comes back (a rewind instead of a process start); the second turn settles that.
+            for _ in range(2):
+                await asyncio.gather(*(a.turn(http) for a in agents))
         skip = len(log_path.read_text().splitlines())
         before = cpu_split(proc.pid)
         t0 = time.monotonic()
@@ -159,12 +162,14 @@ async def main(args: argparse.Namespace) -> None:
         for agents in args.agents:
             run = argparse.Namespace(**{**vars(args), "agents": agents})
             configs: list[tuple[str, int, dict[str, str]]] = [
-                (f"POOL_SIZE={args.pool}", args.pool, {}),
+                (f"POOL_SIZE={args.pool[0]}", args.pool[0], {}),
                 (f"one process per agent (POOL_SIZE={agents})", agents, {}),
             ]
+            configs += [(f"POOL_SIZE={pool}", pool, {}) for pool in args.pool[1:]]
             if args.before:
-                label = f"POOL_SIZE={args.pool}, WARM_CONVERSATIONS={args.pool} (one conversation per turn at once)"
-                configs.append((label, args.pool, {"WARM_CONVERSATIONS": str(args.pool)}))
+                pool = args.pool[0]
+                label = f"POOL_SIZE={pool}, WARM_CONVERSATIONS={pool} (one conversation per turn at once)"
+                configs.append((label, pool, {"WARM_CONVERSATIONS": str(pool)}))
             rows = []
             for i, (label, pool, env) in enumerate(configs):
                 rows.append(await one_config(f"a{agents}-c{i}", fake, work, pool, env, run))
@@ -209,7 +214,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=lambda s: [int(n) for n in s.split(",")], default=[12, 24], help="e.g. 12,24")
     parser.add_argument("--apps", type=int, default=3)
-    parser.add_argument("--pool", type=int, default=4)
+    parser.add_argument(
+        "--pool", type=lambda s: [int(n) for n in s.split(",")], default=[4], help="POOL_SIZE, e.g. 4 or 4,6"
+    )
     parser.add_argument("--latency", type=int, default=300, help="upstream delay per turn, ms")
     parser.add_argument("--think", type=lambda s: span(s), default=(0.5, 3.0), help="seconds between turns, e.g. 0.5-3")
     parser.add_argument(

@@ -253,7 +253,7 @@ class Pool(Seats):
 
     def _keep_standby(self) -> None:
         """Keeps `standby` blank processes ready (see `supervisor.placement`), in the background."""
-        if self._closed or self._waiters or not self.settings.standby or self.unavailable:
+        if self._closed or self._waiters or not self.settings.standby or self.unavailable or self.memory_pressure:
             return
         profile = self.default_profile
         ready = sum(

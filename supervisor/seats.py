@@ -88,6 +88,7 @@ class Seats:
         self.cli_account: dict[str, Any] | None = None  # from the newest slot's initialize
         self.released_for_memory = 0
         self._memory_checked = 0.0
+        self.memory_pressure = False  # no standby is started while memory is short
 
     # -- what the leasing side is told -----------------------------------------------------
 
@@ -294,9 +295,9 @@ class Seats:
         if now - self._memory_checked < 1.0:
             return
         self._memory_checked = now
-        if not memory_low():
-            return
-        self.release_lru("memory_pressure")
+        self.memory_pressure = memory_low()
+        if self.memory_pressure:
+            self.release_lru("memory_pressure")
 
     def release_lru(self, reason: str) -> Slot | None:
         """Ends an idle process while more than `size` are seated: one holding nothing, else the
@@ -339,6 +340,7 @@ class Seats:
         return {
             "size": self.settings.size,
             "warm_limit": self.settings.processes,
+            "released_for_memory": self.released_for_memory,
             "parked": sum(1 for s in self._seats if s is not None and s.parked),
             "warm": counts["idle"],
             "busy": counts["busy"],
