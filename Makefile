@@ -143,6 +143,9 @@ unit: setup-dev ## the pure tests only (no CLI needed)
 bench: setup-dev cli ## benchmarks against the fake upstream, printed as tables
 	$(PY) -m bench.bench
 	$(PY) -m bench.agent
+	$(PY) -m bench.fleet $(FLEET_ARGS)
+	$(PY) -m bench.idle --seconds 30
+	$(PY) -m bench.resume
 
 health:
 	curl -fsS http://$(HOST):$(PORT)/health; echo

@@ -122,6 +122,11 @@ class SubprocessTransport:
                 await asyncio.wait_for(asyncio.shield(self._stderr_task), 0.5)
         yield ProcessExited(self._proc.returncode, self.stderr_tail)
 
+    def signal_group(self, sig: int) -> None:
+        """Signals the running process's group (parking: SIGSTOP / SIGCONT); nothing once it ended."""
+        if self._proc is not None and self._proc.returncode is None:
+            self._signal_group(sig)
+
     def _signal_group(self, sig: int) -> None:
         if self._proc is None:
             return

@@ -80,7 +80,7 @@ async def test_an_edited_history_rewinds_to_the_last_matching_line(make_bridge, 
 async def test_twelve_interleaved_stateless_clients_each_see_only_their_own_history(make_bridge) -> None:  # type: ignore[no-untyped-def]
     """Twelve conversations, interleaved at random on three processes: held, stolen and
     replayed turns mix, and every upstream request holds exactly its own conversation."""
-    bridge = await make_bridge(POOL_SIZE="3")
+    bridge = await make_bridge(POOL_SIZE="3", WARM_CONVERSATIONS="3")
     client = bridge.client()
     rng = random.Random(7)
     histories: dict[int, list[dict[str, Any]]] = {k: [] for k in range(12)}
@@ -115,7 +115,7 @@ async def test_twelve_interleaved_stateless_clients_each_see_only_their_own_hist
 
 
 async def test_system_prompts_switch_on_one_warm_process(make_bridge, logs) -> None:  # type: ignore[no-untyped-def]
-    bridge = await make_bridge(POOL_SIZE="1")
+    bridge = await make_bridge(POOL_SIZE="1", WARM_CONVERSATIONS="1")
     client = bridge.client()
     (pid,) = bridge.pool.pids()
     for i, system in enumerate(["You are A.", "You are B.", "You are C. 2026-12-01T10:00:0" + "1", "You are A."]):
@@ -176,7 +176,7 @@ async def test_tool_sets_switch_on_warm_processes_without_leaking(make_bridge) -
 
 
 async def test_held_conversations_belong_to_their_api_key(make_bridge) -> None:  # type: ignore[no-untyped-def]
-    bridge = await make_bridge(POOL_SIZE="1", API_KEYS="sk-alpha,sk-beta")
+    bridge = await make_bridge(POOL_SIZE="1", WARM_CONVERSATIONS="1", API_KEYS="sk-alpha,sk-beta")
     alpha, beta = bridge.client("sk-alpha"), bridge.client("sk-beta")
     history = [
         {"role": "user", "content": "shared start"},
