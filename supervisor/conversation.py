@@ -103,9 +103,6 @@ class Held:
     def root(self) -> str:
         return root_key(self.namespace)
 
-    def key_at(self, i: int) -> str:
-        return self.root if i == 0 else self.lines[i - 1].key
-
 
 def common_prefix(held: Held | None, namespace: str, keys: Sequence[str]) -> int:
     """How many of the request's lines (named by `keys`, from `chain`) the process already holds."""

@@ -49,6 +49,11 @@ class Pool(Seats):
     def _queue_depth(self) -> int:
         return sum(1 for w in self._waiters if not w.future.done())
 
+    def queue_entries(self) -> int:
+        """Every entry the queue still keeps, answered or not: 0 once nothing waits and nothing
+        a gone client left behind remains."""
+        return len(self._waiters)
+
     def _on_start_failed(self, error: str) -> None:
         """Lets waiting requests ask for a process again, or fail fast when none can start."""
         if self.unavailable:

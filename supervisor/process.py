@@ -86,10 +86,9 @@ class CliProcess:
         """Stops the idle process (SIGSTOP to its group): an idle CLI spends 2.5-9.5 ms of CPU a second
         on its timers, a stopped one none; its pipes, its MCP connection and its conversation
         survive (measured, docs/cli-findings.md). Anything that talks to it continues it first."""
-        signal_group = getattr(self._transport, "signal_group", None)
-        if self.parked or signal_group is None or not self.alive:
+        if self.parked or not self.alive:
             return False
-        signal_group(signal.SIGSTOP)
+        self._transport.signal_group(signal.SIGSTOP)
         self.parked, self._parked_at = True, time.monotonic()
         return True
 
@@ -98,9 +97,7 @@ class CliProcess:
             return
         self.parked = False
         self.parked_seconds += time.monotonic() - self._parked_at
-        signal_group = getattr(self._transport, "signal_group", None)
-        if signal_group is not None:
-            signal_group(signal.SIGCONT)
+        self._transport.signal_group(signal.SIGCONT)
 
     @property
     def pid(self) -> int | None:
@@ -133,9 +130,7 @@ class CliProcess:
             task.cancel()
 
     def kill_now(self) -> None:
-        kill = getattr(self._transport, "kill_now", None)
-        if kill:
-            kill()
+        self._transport.kill_now()
 
     async def _read(self) -> None:
         exited: ProcessExited | None = None

@@ -353,6 +353,11 @@ class Seats:
     def pids(self) -> list[int]:
         return [s.pid for s in self._seats if s is not None and s.pid is not None]
 
+    def slots(self) -> list[Slot]:
+        """The processes kept now, in seat order (what each holds and its state, for operators
+        and tests; the pool alone decides who gets one)."""
+        return [s for s in self._seats if s is not None]
+
 
 def _remove_tree(path: Path) -> None:
     import shutil

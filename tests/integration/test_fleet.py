@@ -31,7 +31,7 @@ def turns(logs: list[dict[str, Any]]) -> list[tuple[int, int]]:
 
 
 def seated(bridge: Any) -> list[Slot]:
-    return [s for s in bridge.pool._seats if s is not None]
+    return bridge.pool.slots()
 
 
 async def until(check: Any, timeout: float = 15.0) -> None:
@@ -217,7 +217,7 @@ async def test_a_client_that_leaves_while_waiting_for_its_own_busy_process_leave
         assert bridge.pool.stats()["busy"] == 1, "it waits for its own process, not for another"
         second.cancel()
         await asyncio.gather(second, return_exceptions=True)
-        await until(lambda: bridge.pool.stats()["queue_depth"] == 0 and not bridge.pool._waiters)
+        await until(lambda: bridge.pool.stats()["queue_depth"] == 0 and bridge.pool.queue_entries() == 0)
         assert (await first).status_code == 200
     await until(lambda: bridge.pool.stats()["busy"] == 0)
     await asyncio.sleep(0.3)

@@ -8,21 +8,11 @@ from supervisor import placement
 from supervisor.conversation import Held, HeldLine, chain, common_prefix, next_key, resume_point
 from supervisor.launch import ClientTool, LaunchProfile
 from supervisor.turn import Line
+from tests.fake_slot import FakeSlot
 
 P = LaunchProfile()
 W = ClientTool("get_weather", "w", "{}")
 T = ClientTool("get_time", "t", "{}")
-
-
-@attrs.define
-class FakeSlot:
-    name: str
-    profile: LaunchProfile = P
-    system_prompt: str = ""
-    sticky: frozenset[ClientTool] | None = None
-    conversation: Held | None = None
-    last_used: float = 0.0
-    returning: bool = False
 
 
 LINES = [
