@@ -184,8 +184,10 @@ class SubprocessTransport:
 
 
 def _with_parent_death_signal(argv: list[str], env: Mapping[str, str] | None, cwd: str | None) -> list[str]:
-    """The process gets SIGTERM if the bridge dies without closing it (SIGKILL, OOM kill): an
-    orphaned CLI would otherwise finish (and pay for) its request before it notices. Linux's
+    """The process gets SIGKILL if the bridge dies without closing it (SIGKILL, OOM kill): an
+    orphaned CLI would otherwise finish (and pay for) its request before it notices. KILL, not
+    TERM: an idle process may be parked (stopped with SIGSTOP), and a stopped process keeps a
+    TERM pending until someone continues it, which no one does once the bridge is gone. Linux's
     parent-death signal, set by util-linux's `setpriv` (in every Debian) right before it execs
     the CLI in place (same pid, same process group); without `setpriv` the process only ends once
     its stdin closes. The command is resolved as the exec would resolve it (the child's PATH, a
@@ -195,7 +197,7 @@ def _with_parent_death_signal(argv: list[str], env: Mapping[str, str] | None, cw
     command = _resolve(argv[0], env, cwd) if argv else None
     if setpriv is None or command is None:
         return argv
-    return [setpriv, "--pdeathsig", "TERM", "--", command, *argv[1:]]
+    return [setpriv, "--pdeathsig", "KILL", "--", command, *argv[1:]]
 
 
 def _resolve(command: str, env: Mapping[str, str] | None, cwd: str | None) -> str | None:

@@ -23,7 +23,7 @@ def test_a_relative_command_resolves_from_the_child_working_directory(tmp_path: 
     (tmp_path / "bin").mkdir()
     cli = _executable(tmp_path / "bin" / "claude")
     argv = _with_parent_death_signal(["bin/claude", "-p"], {"PATH": "/usr/bin"}, str(tmp_path))
-    assert argv[1:4] == ["--pdeathsig", "TERM", "--"]
+    assert argv[1:4] == ["--pdeathsig", "KILL", "--"]
     assert argv[4:] == [str(cli), "-p"]
 
 
