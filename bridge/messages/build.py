@@ -90,21 +90,6 @@ class MessageBuilder:
             "usage": anthropic_usage(self._final_usage),
         }
 
-    def assistant_message(self) -> dict[str, Any] | None:
-        """The finished answer as a chat message (what the client's echo of it translates to)."""
-        if self.stop_reason is None:
-            return None
-        text = "".join(b.get("text", "") for b in self.content if b.get("type") == "text")
-        calls = [
-            {"id": b["id"], "type": "function", "function": {"name": b["name"], "arguments": json.dumps(b["input"])}}
-            for b in self.content
-            if b.get("type") == "tool_use"
-        ]
-        message: dict[str, Any] = {"role": "assistant", "content": text or None}
-        if calls:
-            message["tool_calls"] = calls
-        return message
-
     def _message_start(self) -> Event:
         self._started = True
         usage = anthropic_usage(self._start_usage)

@@ -8,7 +8,6 @@ from typing import Any
 
 import attrs
 
-from bridge.convert import to_json
 from bridge.schemas import (
     AnnotationOut,
     AssistantMessageOut,
@@ -131,14 +130,6 @@ class CompletionBuilder:
                 annotations=cited,
             )
         return Choice(index=index, message=message, finish_reason=reason)
-
-    def answer(self, index: int) -> dict[str, Any] | None:
-        """A finished choice's message as a chat message (None while unfinished)."""
-        state = self._choices.get(index)
-        if state is None or state.finished is None:
-            return None
-        message = to_json(self._choice(index).message)
-        return {k: v for k, v in message.items() if v is not None}
 
     def build(self) -> ChatCompletion:
         choices = tuple(self._choice(i) for i in range(self.n))

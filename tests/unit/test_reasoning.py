@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.convert import chunk_json, to_json
+from bridge.json_boundary import chunk_json, to_json
 from bridge.responses.build import ResponseBuilder
 from bridge.thinking_cache import Call, ThinkingCache, canonical
 from bridge.translate.chat_request import to_turn

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bridge.convert import chunk_json, to_json
+from bridge.json_boundary import chunk_json, to_json
 from bridge.translate.chat_request import to_turn
 from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import (
