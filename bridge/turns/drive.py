@@ -19,10 +19,9 @@ from aiohttp import web
 from bridge import appkeys
 from bridge.errors import ApiError, to_api_error
 from bridge.http.sse import open_stream
-from bridge.schemas import Usage
 from bridge.storage.base import StoreError
 from bridge.translate.choice import Finished, ForcedCallError, Output, StructuredOutputError
-from bridge.translate.usage import sum_usage
+from bridge.translate.usage import TurnUsage, sum_usage
 from bridge.turns.service import Turn
 from supervisor.errors import SupervisorError
 
@@ -66,7 +65,7 @@ def failure(exc: Exception, json_param: str = "response_format") -> ApiError:
     return to_api_error(exc)
 
 
-def count_usage(request: web.Request, usages: list[Usage]) -> None:
+def count_usage(request: web.Request, usages: list[TurnUsage]) -> None:
     """The turn's usage (n choices are n upstream turns: they add up) in the metrics and the log."""
     usage = sum_usage(usages)
     prompt, completion = usage.prompt_tokens, usage.completion_tokens
@@ -78,7 +77,7 @@ class _Usages:
     """The usage of each finished choice, as the outputs pass."""
 
     def __init__(self) -> None:
-        self.seen: list[Usage] = []
+        self.seen: list[TurnUsage] = []
 
     def see(self, outputs: list[Output]) -> list[Output]:
         self.seen += [out.usage for out in outputs if isinstance(out, Finished)]
