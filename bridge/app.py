@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bridge import appkeys
 from bridge.access import access_middleware, add_headers
+from bridge.apidoc import pages as docs
 from bridge.chat import handler as chat
 from bridge.config import Config
 from bridge.error_middleware import error_middleware
@@ -18,7 +19,7 @@ from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
 from bridge.responses import handler as responses
 from bridge.responses import stored as stored_responses
-from bridge.routes import docs, info, limits, sessions, usage
+from bridge.routes import info, limits, sessions, usage
 from bridge.seal import SealKeys
 from bridge.thinking_cache import ThinkingCache
 

@@ -23,7 +23,7 @@ from bridge.translate.conversation import INSTRUCTION_ROLES
 from bridge.turns.headers import turn_headers
 from bridge.turns.service import HeldConversation
 
-log = structlog.get_logger("bridge.chat.handler")
+log = structlog.get_logger(__name__)
 SESSION_HEADER = hints.SESSION_HEADER
 # How a session turn ran: resumed (on the process holding it), replayed, new, or stored (an
 # Idempotency-Key retry answered from the store without a model turn).

@@ -13,7 +13,7 @@ from bridge.http.caller import caller_of
 from bridge.http.pagination import page
 from bridge.http.stores import session_id
 from bridge.ownership import Use, fetch, may
-from bridge.responses.references import items_of
+from bridge.responses.references import items_of, references, substitute
 from bridge.storage.base import CorruptRecord, Record
 
 KIND = "responses"
@@ -29,6 +29,18 @@ async def load(request: web.Request, response_id: str, use: Use, param: str = "r
     if record is None:
         raise _not_found(response_id, param)
     return record
+
+
+async def with_stored(request: web.Request, body: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """(the body with the stored items its input references put in, the conversation of its
+    previous_response_id): what a new response continues from."""
+    previous: list[dict[str, Any]] = []
+    if isinstance(body, dict) and body.get("previous_response_id") is not None:
+        prev = await load(request, body["previous_response_id"], Use.CONTINUE, "previous_response_id")
+        previous = list(prev.get("conversation", []))
+    if isinstance(body, dict) and (refs := references(body.get("input"))):
+        body = {**body, "input": substitute(body["input"], await stored_items(request, refs))}
+    return body, previous
 
 
 async def stored_items(request: web.Request, refs: dict[str, str | None]) -> dict[str, dict[str, Any]]:

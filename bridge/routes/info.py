@@ -10,8 +10,8 @@ from bridge import __version__, appkeys
 from bridge.errors import AUTH_HELP, ModelNotFound
 from bridge.json_boundary import to_json
 from bridge.modelmap import UnknownModel
-from bridge.routes.limits import accounts_report
 from bridge.schemas import ModelCard, ModelList
+from bridge.upstream_report import accounts_report
 from supervisor.auth import classify
 
 STARTED = int(time.time())
