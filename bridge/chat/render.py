@@ -8,11 +8,11 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from bridge.chat.build import ChunkBuilder, CompletionBuilder
 from bridge.chat.session_turn import IDEMPOTENCY_HEADER, SessionTurn, answer_stored
 from bridge.errors import ApiError
 from bridge.json_boundary import chunk_json, to_json
 from bridge.schemas import ChatCompletionRequest
-from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import Output
 from bridge.turns.drive import Sse
 from bridge.turns.headers import turn_headers

@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from bridge import appkeys, hints
+from bridge.chat.build import completion_chunks
 from bridge.errors import InvalidRequest
 from bridge.http.caller import caller_of
 from bridge.http.sse import open_stream
@@ -18,7 +19,6 @@ from bridge.http.stores import session_id, sessions_of
 from bridge.ownership import Caller
 from bridge.schemas import ChatCompletionRequest
 from bridge.sessions import Sessions, TurnKey, stored_answer
-from bridge.translate.chat_response import completion_chunks
 from bridge.translate.conversation import INSTRUCTION_ROLES
 from bridge.turns.headers import turn_headers
 from bridge.turns.service import HeldConversation

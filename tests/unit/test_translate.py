@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from bridge.chat.build import ChunkBuilder, CompletionBuilder
 from bridge.json_boundary import chunk_json, to_json
 from bridge.translate.chat_request import to_turn
-from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import (
     ChoiceAssembler,
     Finished,
