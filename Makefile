@@ -9,12 +9,12 @@ CLIENTS_JS := tests/clients/js
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-cli-latest upgrade-cli setup setup-dev cli clients openai-sdist redis-server chromium deploy-tools lint format typecheck unit bench health smoke load load-replicas docker-build docker-run compose-up logs stop clean
+.PHONY: run test test-cli-latest upgrade-cli setup setup-dev cli clients apps openai-sdist redis-server chromium deploy-tools lint format typecheck unit bench health smoke load load-replicas docker-build docker-run compose-up logs stop clean
 
 run: setup cli ## set up, then serve on HOST:PORT
 	$(PY) run.py
 
-test: setup-dev cli clients redis-server chromium deploy-tools lint ## set up, then lint, type-check and run the whole suite
+test: setup-dev cli clients apps redis-server chromium deploy-tools lint ## set up, then lint, type-check and run the whole suite
 	$(PY) -m pytest -q -p no:cacheprovider
 
 setup: $(VENV)/.runtime
@@ -47,6 +47,35 @@ clients: $(CLIENTS_JS)/node_modules/.stamp openai-sdist ## the real client libra
 $(CLIENTS_JS)/node_modules/.stamp: $(CLIENTS_JS)/package.json $(CLIENTS_JS)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the npm test clients"; exit 1; }
 	cd $(CLIENTS_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The agent apps tests/apps drives headless (Codex CLI, opencode, Cline, Continue's cn from npm;
+# aider and llm from PyPI, each in its own venv: aider pins its dependencies, and they are not
+# the project's). The three installs run at once; `unshare` (util-linux) gives each app run a
+# network namespace of its own. npm install --no-save, not npm ci: the lock holds the exact tree
+# for linux-x64 (a registry mirror without the other platforms' optional binary packages cannot
+# write them into it, and npm ci refuses a lock without them); --no-save leaves the lock as it is,
+# --prefer-offline takes what npm's cache already holds (the lock pins every version).
+APPS_DIR := tests/apps
+APPS_STAMP := $(APPS_DIR)/.venv/.stamp
+apps: $(APPS_STAMP) ## the agent apps tests/apps drives (pinned; npm and two venvs)
+	@[ -x $(APPS_DIR)/js/node_modules/.bin/codex ] && [ -x $(APPS_DIR)/.venv/aider/bin/aider ] && [ -x $(APPS_DIR)/.venv/llm/bin/llm ] || \
+		{ rm -f $(APPS_STAMP); $(MAKE) --no-print-directory $(APPS_STAMP); }
+
+$(APPS_STAMP): $(APPS_DIR)/js/package.json $(APPS_DIR)/js/package-lock.json $(APPS_DIR)/aider-requirements.txt $(APPS_DIR)/llm-requirements.txt
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the npm agent apps"; exit 1; }
+	@command -v unshare >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq util-linux; }
+	rm -rf $(APPS_DIR)/.venv && mkdir -p $(APPS_DIR)/.venv
+	@set -e; \
+	(cd $(APPS_DIR)/js && npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error) & npm_pid=$$!; \
+	for app in aider llm; do \
+		( $(PYTHON) -m venv $(APPS_DIR)/.venv/$$app && \
+		  $(APPS_DIR)/.venv/$$app/bin/pip install -q --disable-pip-version-check -r $(APPS_DIR)/$$app-requirements.txt ) & \
+		eval "$${app}_pid=$$!"; \
+	done; \
+	status=0; for pid in $$npm_pid $$aider_pid $$llm_pid; do wait $$pid || status=1; done; exit $$status
 	touch $@
 
 openai-sdist: setup-dev ## the pinned openai sdist (its own API tests), cached in .cache/
@@ -114,6 +143,9 @@ unit: setup-dev ## the pure tests only (no CLI needed)
 bench: setup-dev cli ## benchmarks against the fake upstream, printed as tables
 	$(PY) -m bench.bench
 	$(PY) -m bench.agent
+	$(PY) -m bench.fleet $(FLEET_ARGS)
+	$(PY) -m bench.idle --seconds 30
+	$(PY) -m bench.resume
 
 health:
 	curl -fsS http://$(HOST):$(PORT)/health; echo
@@ -144,4 +176,4 @@ stop:
 	docker compose $(foreach p,redis nginx,--profile $(p)) down
 
 clean:
-	rm -rf $(VENV) .tools/node_modules $(CLIENTS_JS)/node_modules .cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools/node_modules $(CLIENTS_JS)/node_modules $(APPS_DIR)/.venv $(APPS_DIR)/js/node_modules .cache .mypy_cache .ruff_cache

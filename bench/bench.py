@@ -190,8 +190,9 @@ def child_pss_mib(parent: int) -> list[float]:
 
 
 async def start_bridge(
-    url: str, pool: int, work: Path, extra: dict[str, str] | None = None
+    url: str, pool: int, work: Path, extra: dict[str, str] | None = None, log_path: Path | None = None
 ) -> tuple[asyncio.subprocess.Process, str]:
+    """The bridge as a process of its own; with `log_path` its JSON logs (stderr) go there."""
     port = free_port()
     env = {
         **os.environ,
@@ -208,7 +209,12 @@ async def start_bridge(
         "HISTORY_DIR": str(work / "history"),
         **(extra or {}),
     }
-    proc = await asyncio.create_subprocess_exec(sys.executable, str(ROOT / "run.py"), env=env, cwd=str(ROOT))
+    log_file = None if log_path is None else log_path.open("ab")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run.py"), env=env, cwd=str(ROOT), stderr=log_file
+    )
+    if log_file is not None:
+        log_file.close()  # the child has its own copy
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base) as http:
         for _ in range(600):

@@ -51,6 +51,9 @@ class Config:
     hold_ttl: float = 1800.0
     standby_slots: int = 1
     standby_after: float = 2.0
+    warm_conversations: int = 0  # 0: derived from available memory (supervisor.seats.default_warm)
+    park_after: float = 1.0
+    affinity_wait: float = 1.0
     start_timeout: float = 30.0
     shutdown_grace: float = 30.0
     max_request_bytes: int = 20 * 1024 * 1024
@@ -130,6 +133,9 @@ class Config:
             "HOLD_TTL": ("hold_ttl", _float(0.0)),
             "STANDBY_SLOTS": ("standby_slots", _int(0, 256)),
             "STANDBY_AFTER": ("standby_after", _float(0.0)),
+            "WARM_CONVERSATIONS": ("warm_conversations", _int(0, 4096)),
+            "PARK_AFTER": ("park_after", _float(-1.0)),
+            "AFFINITY_WAIT": ("affinity_wait", _float(0.0)),
             "START_TIMEOUT": ("start_timeout", _float(1.0)),
             "SHUTDOWN_GRACE": ("shutdown_grace", _float(0.0)),
             "MAX_REQUEST_BYTES": ("max_request_bytes", _int(1024, 1 << 31)),

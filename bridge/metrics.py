@@ -33,7 +33,13 @@ class _PoolCollector(Collector):
         for state in ("warm", "busy", "starting", "resetting"):
             slots.add_metric([state], stats[state])
         yield slots
-        yield GaugeMetricFamily("bridge_pool_size", "CLI process seats (POOL_SIZE)", value=stats["size"])
+        yield GaugeMetricFamily("bridge_pool_size", "turns that run at once (POOL_SIZE)", value=stats["size"])
+        yield GaugeMetricFamily(
+            "bridge_warm_limit",
+            "CLI processes kept, one conversation each (WARM_CONVERSATIONS)",
+            value=stats["warm_limit"],
+        )
+        yield GaugeMetricFamily("bridge_parked", "idle CLI processes stopped (SIGSTOP)", value=stats["parked"])
         yield GaugeMetricFamily("bridge_queue_depth", "requests waiting for a slot", value=stats["queue_depth"])
         yield CounterMetricFamily("bridge_process_restarts", "CLI processes replaced", value=stats["restarts"])
         yield CounterMetricFamily(

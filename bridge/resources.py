@@ -31,6 +31,7 @@ from supervisor.cli import cli_version
 from supervisor.events import Result
 from supervisor.launch import LaunchProfile, LaunchSettings
 from supervisor.limits import PlanLimits
+from supervisor.memory import default_warm
 from supervisor.pool import Pool, PoolSettings
 from supervisor.runner import RetryPolicy, TurnRunner
 
@@ -77,18 +78,24 @@ def make_upstreams(config: Config, clock: Callable[[], float]) -> Upstreams:
     credentials; without that setting, the one pool of the server's own environment."""
     specs = config.upstream_accounts or (DEFAULT_ACCOUNT,)
     sizes = pool_sizes(config.pool_size, specs) if config.upstream_accounts else [config.pool_size]
+    # The warm processes the machine's memory bears, shared by the accounts as their seats are.
+    warm_total = max(config.pool_size, config.warm_conversations or default_warm(config.pool_size))
     upstreams = []
     for spec, size in zip(specs, sizes, strict=True):
+        warm = max(size, warm_total * size // sum(sizes))
         pool = Pool(
             PoolSettings(
                 size=size,
+                warm=warm,
+                park_after=config.park_after,
+                affinity_wait=config.affinity_wait,
                 max_queue=config.max_queue,
                 queue_timeout=config.queue_timeout,
                 start_timeout=config.start_timeout,
                 turns_per_slot=config.turns_per_slot,
                 max_slot_rss_mb=config.max_slot_rss_mb,
                 hold_ttl=config.hold_ttl,
-                standby=min(config.standby_slots, size - 1),
+                standby=min(config.standby_slots, warm - 1),
                 standby_after=config.standby_after,
             ),
             LaunchSettings(

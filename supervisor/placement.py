@@ -12,9 +12,16 @@ Among the processes that can, the order is:
    is replayed;
 2. one holding no conversation, the one whose fixed state fits the turn most closely (so the
    most flexible processes stay free for turns only they can serve), then the warmest;
-3. (the pool's own step) an empty seat is filled with a new process;
-4. one holding another conversation: it is rewound first, the least recently used one;
-5. (the pool's own step) an idle process that cannot serve the turn is replaced.
+3. one holding a conversation its owner never continued: it is rewound first;
+4. (the pool's own step) an empty seat is filled with a new process (seats: warm conversations);
+5. one holding another conversation: it is rewound first, the least recently used one;
+6. (the pool's own step) an idle process that cannot serve the turn is replaced.
+
+Who is served first when several turns wait (`order`): a turn that waited `aging` seconds, in
+arrival order, so none starves; then a turn whose own conversation an idle process holds; then
+one whose tool set an idle process already has; then the rest, in arrival order. A turn whose
+conversation is held by a *busy* process (its owner's parallel request) waits up to
+`affinity_wait` for that process rather than take another (`waits_for_own`).
 
 A process that cannot change back (it has tools or a system prompt of its own) is only
 useful to turns like the ones it served; a *blank* one serves any turn of its launch
@@ -24,7 +31,7 @@ idle process that holds no conversation and has not been used for a while (`stan
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import attrs
@@ -41,6 +48,7 @@ class SlotView(Protocol):
     sticky: frozenset[ClientTool] | None
     conversation: Held | None
     last_used: float
+    returning: bool  # its last turn continued a held conversation (the owner came back)
 
 
 @attrs.frozen
@@ -102,12 +110,20 @@ def pick(idle: Iterable[SlotView], want: Want) -> Pick | None:
     return None
 
 
-def steal(idle: Iterable[SlotView], want: Want) -> Pick | None:
-    """Step 4: the least recently used process holding a conversation the turn can replace."""
+def steal(idle: Iterable[SlotView], want: Want, *, one_off: bool = False) -> Pick | None:
+    """Step 4: the least recently used process holding a conversation the turn can replace.
+
+    With `one_off`, only a conversation whose owner never came back (held once, not continued):
+    taking it costs a rewind where a new process costs a start, while the conversations agents
+    do continue stay warm (the pool asks for this before it fills a free seat)."""
     candidates = [
         s
         for s in idle
-        if compatible(s, want) and holds(s) and s.conversation is not None and resume_point(s.conversation, 0) == 0
+        if compatible(s, want)
+        and holds(s)
+        and s.conversation is not None
+        and resume_point(s.conversation, 0) == 0
+        and not (one_off and s.returning)
     ]
     if not candidates:
         return None
@@ -132,3 +148,44 @@ def standby_victim(idle: Iterable[SlotView], profile: LaunchProfile, now: float,
     nothing, the least recently used."""
     candidates = [s for s in idle if not holds(s) and not is_blank(s, profile) and now - s.last_used >= min_idle]
     return min(candidates, key=lambda s: s.last_used, default=None)
+
+
+class Waiting(Protocol):
+    """What placement reads of a waiting turn."""
+
+    want: Want
+    since: float  # when it began to wait (monotonic seconds)
+
+
+def own_point(slot: SlotView, want: Want) -> int:
+    """How many of the turn's lines `slot` holds for it (0: none, or not its owner's)."""
+    if not holds(slot) or not compatible(slot, want):
+        return 0
+    assert slot.conversation is not None
+    return max(0, resume_point(slot.conversation, common_prefix(slot.conversation, want.namespace, want.keys)))
+
+
+def _affinity(want: Want, idle: Sequence[SlotView]) -> int:
+    """0: an idle process holds the turn's conversation; 1: one has exactly its tool set; 2: neither."""
+    best = 2
+    for slot in idle:
+        if own_point(slot, want) > 0:
+            return 0
+        if want.tools and slot.sticky == want.tools and compatible(slot, want) and not holds(slot):
+            best = 1
+    return best
+
+
+def order(waiting: Sequence[Waiting], idle: Sequence[SlotView], now: float, aging: float) -> list[int]:
+    """Indexes of `waiting` (in arrival order) in the order they are served (see the module doc)."""
+    ranked = []
+    for i, w in enumerate(waiting):
+        aged = now - w.since >= aging
+        ranked.append((0 if aged else 1, 0 if aged else _affinity(w.want, idle), i))
+    return [i for *_, i in sorted(ranked)]
+
+
+def waits_for_own(want: Want, busy: Iterable[SlotView], waited: float, affinity_wait: float) -> bool:
+    """The turn's conversation is on a busy process (its owner's parallel turn) and it has not yet
+    waited `affinity_wait` for it: it takes no other process meanwhile."""
+    return waited < affinity_wait and any(own_point(s, want) > 0 for s in busy)

@@ -34,15 +34,25 @@ class _Waiter:
     want: placement.Want
     future: asyncio.Future[Slot]
     provisioned: bool = False
+    since: float = attrs.field(factory=time.monotonic)
 
 
 class Pool(Seats):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waiters: deque[_Waiter] = deque()
+        self._wake: asyncio.TimerHandle | None = None
+        # The last keys of conversations taken from their process: a request that continues one
+        # is an agent that came back, and its next process is `returning` (see placement.steal).
+        self._evicted: dict[str, None] = {}
 
     def _queue_depth(self) -> int:
         return sum(1 for w in self._waiters if not w.future.done())
+
+    def queue_entries(self) -> int:
+        """Every entry the queue still keeps, answered or not: 0 once nothing waits and nothing
+        a gone client left behind remains."""
+        return len(self._waiters)
 
     def _on_start_failed(self, error: str) -> None:
         """Lets waiting requests ask for a process again, or fail fast when none can start."""
@@ -113,31 +123,107 @@ class Pool(Seats):
         self._waiters.clear()
 
     def _dispatch(self) -> None:
-        """Hands idle slots to waiters in arrival order and provisions what they lack."""
+        """Hands idle processes to waiting turns, at most `size` running at once, and provisions
+        what they lack.
+
+        Served first: a turn that waited `aging`, then one whose conversation an idle process
+        holds, then one whose tool set an idle process has (`placement.order`). A turn whose
+        conversation is on a busy process waits up to `affinity_wait` for it. A turn that asked
+        for a new process takes a fitting one that frees first; the new one then stays warm.
+        """
         if self._closed:
             return
-        for waiter in list(self._waiters):
-            if waiter.future.done():
-                self._waiters.remove(waiter)
-                continue
+        for waiter in [w for w in self._waiters if w.future.done()]:
+            self._waiters.remove(waiter)
+        now = time.monotonic()
+        waiters = list(self._waiters)
+        busy = [s for s in self._seats if s is not None and s.state is SlotState.BUSY]
+        capacity = self.settings.size - len(busy)
+        # Provisioned waiters beyond the processes actually starting ask again (a start failed,
+        # or the process they started went to someone else).
+        starting = sum(1 for s in self._seats if s is not None and s.state is SlotState.STARTING)
+        for waiter in waiters:
+            if waiter.provisioned:
+                waiter.provisioned = starting > 0
+                starting -= 1
+        # Starts cost 0.5-1 s of CPU each: at most `size` at a time (a burst of new conversations
+        # must not start dozens of processes at once).
+        starts_left = self.settings.size - sum(
+            1 for s in self._seats if s is not None and s.state is SlotState.STARTING
+        )
+        wait_more: float | None = None
+        for index in placement.order(waiters, self._idle_slots(), now, self.settings.aging):
+            waiter = waiters[index]
             idle = self._idle_slots()
             choice = placement.pick(idle, waiter.want)
-            if choice is None and not waiter.provisioned:
-                if self._fill_free_seat(waiter.want.profile):
+            own = choice is not None and choice.resume > 0
+            if not own and placement.waits_for_own(waiter.want, busy, now - waiter.since, self.settings.affinity_wait):
+                left = waiter.since + self.settings.affinity_wait - now
+                wait_more = left if wait_more is None else min(wait_more, left)
+                continue
+            if capacity <= 0:
+                # No turn may start now; a turn no idle process can serve gets a process started
+                # in a free seat meanwhile, so it is ready when a turn ends.
+                if (
+                    choice is None
+                    and not waiter.provisioned
+                    and starts_left > 0
+                    and self._fill_free_seat(waiter.want.profile)
+                ):
                     waiter.provisioned = True
+                    starts_left -= 1
+                continue
+            if choice is None and not waiter.provisioned:
+                if self._resetting_fits(waiter.want):
+                    continue  # a process that fits is rewinding (milliseconds): no start for that
+                choice = placement.steal(idle, waiter.want, one_off=True)
+                if choice is None and None in self._seats:
+                    # A warm conversation is only taken when every seat is used; until a start
+                    # may begin, the turn waits (for it, or for a process that frees).
+                    if starts_left > 0 and self._fill_free_seat(waiter.want.profile):
+                        waiter.provisioned = True
+                        starts_left -= 1
                     continue
-                choice = placement.steal(idle, waiter.want)
+                choice = choice or placement.steal(idle, waiter.want)
             if choice is not None:
-                slot = choice.slot
-                assert isinstance(slot, Slot)
-                slot.resume = choice.resume
-                slot.state = SlotState.BUSY
-                self._waiters.remove(waiter)
-                waiter.future.set_result(slot)
+                self._give(waiter, choice)
+                busy.append(choice.slot)  # type: ignore[arg-type]
+                capacity -= 1
                 continue
             if not waiter.provisioned:
                 waiter.provisioned = self._replace_one(waiter.want)
+        if wait_more is not None:
+            # Look again when the first affinity wait runs out.
+            if self._wake is not None:
+                self._wake.cancel()
+            self._wake = asyncio.get_running_loop().call_later(max(0.0, wait_more) + 0.001, self._dispatch)
         self._keep_standby()
+
+    def forgot(self, slot: Slot) -> None:
+        """Notes the conversation a process is about to lose (taken, released or replaced)."""
+        held = slot.conversation
+        if held is None or not held.lines:
+            return
+        if len(self._evicted) >= 4096:
+            self._evicted.pop(next(iter(self._evicted)))
+        self._evicted[held.lines[-1].key] = None
+
+    def _resetting_fits(self, want: placement.Want) -> bool:
+        return any(
+            s is not None and s.state is SlotState.RESETTING and placement.compatible(s, want) for s in self._seats
+        )
+
+    def _give(self, waiter: _Waiter, choice: placement.Pick) -> None:
+        slot = choice.slot
+        assert isinstance(slot, Slot)
+        if choice.steals:
+            self.forgot(slot)
+        slot.resume = choice.resume
+        slot.returning = choice.resume > 0 or any(key in self._evicted for key in waiter.want.keys[1:])
+        slot.state = SlotState.BUSY
+        slot.unpark()
+        self._waiters.remove(waiter)
+        waiter.future.set_result(slot)
 
     def hold(self, slot: Slot) -> None:
         """Keeps a finished turn's conversation on its process for the owner's next turn.
@@ -172,7 +258,7 @@ class Pool(Seats):
 
     def _keep_standby(self) -> None:
         """Keeps `standby` blank processes ready (see `supervisor.placement`), in the background."""
-        if self._closed or self._waiters or not self.settings.standby or self.unavailable:
+        if self._closed or self._waiters or not self.settings.standby or self.unavailable or self.memory_pressure:
             return
         profile = self.default_profile
         ready = sum(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import signal
+import time
 import uuid
 from typing import Any
 
@@ -76,6 +78,26 @@ class CliProcess:
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self._helpers: set[asyncio.Task[None]] = set()
+        self.parked = False
+        self.parked_seconds = 0.0
+        self._parked_at = 0.0
+
+    def park(self) -> bool:
+        """Stops the idle process (SIGSTOP to its group): an idle CLI spends 2.5-9.5 ms of CPU a second
+        on its timers, a stopped one none; its pipes, its MCP connection and its conversation
+        survive (measured, docs/cli-findings.md). Anything that talks to it continues it first."""
+        if self.parked or not self.alive:
+            return False
+        self._transport.signal_group(signal.SIGSTOP)
+        self.parked, self._parked_at = True, time.monotonic()
+        return True
+
+    def unpark(self) -> None:
+        if not self.parked:
+            return
+        self.parked = False
+        self.parked_seconds += time.monotonic() - self._parked_at
+        self._transport.signal_group(signal.SIGCONT)
 
     @property
     def pid(self) -> int | None:
@@ -97,6 +119,7 @@ class CliProcess:
         """Called once the CLI has the answer."""
 
     async def close(self) -> None:
+        self.unpark()  # a stopped process would not read its closed stdin or handle SIGTERM
         self.state = SlotState.DEAD
         await self._transport.close()
         if self._reader:
@@ -107,9 +130,7 @@ class CliProcess:
             task.cancel()
 
     def kill_now(self) -> None:
-        kill = getattr(self._transport, "kill_now", None)
-        if kill:
-            kill()
+        self._transport.kill_now()
 
     async def _read(self) -> None:
         exited: ProcessExited | None = None
@@ -155,6 +176,7 @@ class CliProcess:
             response = {"subtype": "error", "request_id": req.request_id, "error": f"unsupported: {req.subtype}"}
         else:
             response = {"subtype": "success", "request_id": req.request_id, "response": body}
+        self.unpark()
         with contextlib.suppress(TransportClosed):
             await self._transport.write({"type": "control_response", "response": response})
         if body is not None:
@@ -164,6 +186,7 @@ class CliProcess:
         request_id = "br_" + uuid.uuid4().hex[:12]
         fut: asyncio.Future[ControlResponse] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = fut
+        self.unpark()
         try:
             await self._transport.write(
                 {
@@ -196,6 +219,7 @@ class CliProcess:
         return event
 
     async def _send(self, line: dict[str, Any]) -> None:
+        self.unpark()
         try:
             await self._transport.write(line)
         except TransportClosed as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncGenerator, Callable
 
 import attrs
@@ -143,8 +144,11 @@ class TurnRunner:
                 upstream = self.upstreams.primary  # cannot start a process: its pool says why
             pool = upstream.pool
             waited = loop.time()
+            asked = time.monotonic()
             slot, admitted = await self._lease(pool, want, admission or Admission())
             waited = loop.time() - waited
+            # The turn waited for a process that was started while it waited (fleet bench figure).
+            structlog.contextvars.bind_contextvars(new_process=slot.ready_at >= asked)
             if self.on_queue_wait is not None:
                 self.on_queue_wait(waited)
             deadline = loop.time() + self.request_timeout

@@ -30,6 +30,7 @@ from supervisor.launch import (
     build_env,
     prepare_slot_dir,
 )
+from supervisor.memory import memory_low
 from supervisor.slot import Slot, SlotState
 from supervisor.transport import SubprocessTransport, Transport
 
@@ -40,7 +41,8 @@ TransportFactory = Callable[[list[str], dict[str, str], str], Transport]
 
 @attrs.frozen
 class PoolSettings:
-    size: int = 4
+    size: int = 4  # turns that run at once
+    warm: int = 0  # processes, each holding one conversation (0: `size`); never below `size`
     max_queue: int = 32
     queue_timeout: float = 30.0
     start_timeout: float = 30.0
@@ -51,6 +53,13 @@ class PoolSettings:
     hold_ttl: float = 1800.0  # an idle held conversation nobody continued is forgotten after this
     standby: int = 1  # blank processes kept ready for turns no other process can serve
     standby_after: float = 2.0  # seconds unused before a process may be replaced by a blank one
+    park_after: float = 1.0  # seconds idle before a process is stopped (SIGSTOP); negative: never
+    affinity_wait: float = 1.0  # seconds a turn waits for its own busy process before taking another
+    aging: float = 2.0  # seconds after which a waiting turn is served in arrival order, before affinity
+
+    @property
+    def processes(self) -> int:
+        return max(self.size, self.warm)
 
 
 class Seats:
@@ -65,7 +74,7 @@ class Seats:
         self.settings = settings
         self.launch = launch
         self._factory = transport_factory
-        self._seats: list[Slot | None] = [None] * settings.size
+        self._seats: list[Slot | None] = [None] * settings.processes
         self._tasks: set[asyncio.Task[Any]] = set()
         # Every slot whose process may still exist, seated or on its way out.
         self._live: set[Slot] = set()
@@ -77,6 +86,9 @@ class Seats:
         self.restarts = 0
         self.cli_models: list[dict[str, object]] = []
         self.cli_account: dict[str, Any] | None = None  # from the newest slot's initialize
+        self.released_for_memory = 0
+        self._memory_checked = 0.0
+        self.memory_pressure = False  # no standby is started while memory is short
 
     # -- what the leasing side is told -----------------------------------------------------
 
@@ -92,19 +104,29 @@ class Seats:
     def _queue_depth(self) -> int:
         return 0
 
+    def forgot(self, slot: Slot) -> None:
+        """A process is about to lose the conversation it holds."""
+
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         Path(self.launch.workdir).mkdir(parents=True, exist_ok=True)
+        # `size` processes at boot; the other warm seats fill as conversations come.
         for seat in range(self.settings.size):
             self._spawn(seat, self.default_profile)
 
     async def wait_ready(self, timeout: float) -> bool:
-        """True once every seat holds an idle slot (tests and benchmarks wait for this)."""
+        """True once `size` processes are idle, none is starting and none is being retired (tests
+        and benchmarks wait for this)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while loop.time() < end:
-            if all(s is not None and s.state is SlotState.IDLE for s in self._seats):
+            seated = [s for s in self._seats if s is not None]
+            if (
+                len(seated) >= self.settings.size
+                and all(s.state is SlotState.IDLE for s in seated)
+                and self._live.issubset(seated)  # nothing on its way out
+            ):
                 return True
             await asyncio.sleep(0.02)
         return False
@@ -178,6 +200,13 @@ class Seats:
         while slot.alive:
             await asyncio.sleep(0.5)
             self._keep_standby()
+            self._relieve_memory()
+            if (
+                slot.state is SlotState.IDLE
+                and not slot.parked
+                and 0 <= self.settings.park_after <= time.monotonic() - slot.last_used
+            ):
+                slot.park()
             if (
                 slot.state is SlotState.IDLE
                 and slot.conversation is not None
@@ -193,9 +222,10 @@ class Seats:
             self._seats[seat] = None
         await self._close_slot(slot)
         _remove_tree(base or self.launch.workdir / slot.slot_id)
-        if replace and not self._closed and self._seats[seat] is None:
+        if replace and not self._closed:
             self.restarts += 1
-            self._spawn(seat, self._profile_for_refill(slot.profile))
+            if self._seats[seat] is None:  # (the standby may have refilled it meanwhile)
+                self._spawn(seat, self._profile_for_refill(slot.profile))
         self._dispatch()
 
     async def _close_slot(self, slot: Slot) -> None:
@@ -239,6 +269,7 @@ class Seats:
         return False
 
     def _replace(self, victim: Slot, profile: LaunchProfile) -> bool:
+        self.forgot(victim)
         seat = self._seats.index(victim)
         victim.state = SlotState.DEAD
         self._seats[seat] = None
@@ -255,6 +286,37 @@ class Seats:
             seat = next((i for i, s in enumerate(self._seats) if s is slot), None)
             if seat is not None:
                 await self._retire(seat, slot, replace=True)
+
+    def _relieve_memory(self) -> None:
+        """Under memory pressure (less than LOW_MEMORY_SHARE of the machine's memory available),
+        an idle process beyond `size` is ended (`release_lru`: a blank one, else the least
+        recently used conversation, whose owner's next turn replays it). At most one a second."""
+        now = time.monotonic()
+        if now - self._memory_checked < 1.0:
+            return
+        self._memory_checked = now
+        self.memory_pressure = memory_low()
+        if self.memory_pressure:
+            self.release_lru("memory_pressure")
+
+    def release_lru(self, reason: str) -> Slot | None:
+        """Ends an idle process while more than `size` are seated: one holding nothing, else the
+        least recently used conversation."""
+        seated = [s for s in self._seats if s is not None]
+        idle = self._idle_slots()
+        if len(seated) <= self.settings.size or not idle:
+            return None
+        # One holding nothing first (nothing is lost), then the least recently used conversation.
+        victim = min(idle, key=lambda s: (s.conversation is not None, s.last_used))
+        self.forgot(victim)
+        seat = self._seats.index(victim)
+        victim.state = SlotState.DEAD
+        self._seats[seat] = None
+        self.released_for_memory += 1
+        log.info("slot_released", slot_id=victim.slot_id, reason=reason, held=victim.conversation is not None)
+        self.background(self._close_slot(victim), name=f"release-{victim.slot_id}")
+        _remove_tree_later(self, self.launch.workdir / victim.slot_id)
+        return victim
 
     def _over_memory(self, slot: Slot) -> bool:
         """A process's memory grows with use and a rewind gives none back: recycle past the limit."""
@@ -277,6 +339,9 @@ class Seats:
                 counts[slot.state.value] += 1
         return {
             "size": self.settings.size,
+            "warm_limit": self.settings.processes,
+            "released_for_memory": self.released_for_memory,
+            "parked": sum(1 for s in self._seats if s is not None and s.parked),
             "warm": counts["idle"],
             "busy": counts["busy"],
             "resetting": counts["resetting"],
@@ -287,6 +352,11 @@ class Seats:
 
     def pids(self) -> list[int]:
         return [s.pid for s in self._seats if s is not None and s.pid is not None]
+
+    def slots(self) -> list[Slot]:
+        """The processes kept now, in seat order (what each holds and its state, for operators
+        and tests; the pool alone decides who gets one)."""
+        return [s for s in self._seats if s is not None]
 
 
 def _remove_tree(path: Path) -> None:

@@ -54,6 +54,8 @@ class Slot(CliProcess):
         self.models: list[dict[str, Any]] = []
         self.account: dict[str, Any] | None = None  # how the CLI authenticates (see supervisor.auth)
         self.last_used = time.monotonic()
+        self.ready_at = 0.0  # monotonic time it answered initialize and warmed up
+        self.returning = False  # its last turn continued the conversation it held
         self._reset_task: asyncio.Task[bool] | None = None
         self.settings = TurnSettings()
         # What the process has been told and cannot all forget (see the module docstring).
@@ -85,6 +87,7 @@ class Slot(CliProcess):
         # Connected now, with no tools, so that a turn's tools are a cheap re-listing later.
         await self._offer_tools((), timeout)
         await self._warm_up(timeout)
+        self.ready_at = time.monotonic()
         if self.state is SlotState.STARTING:  # not if it already exited
             self.state = SlotState.IDLE
 

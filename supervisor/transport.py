@@ -36,6 +36,10 @@ class Transport(Protocol):
 
     async def close(self, *, stdin_grace: float = 0.5, term_grace: float = 1.0) -> int | None: ...
 
+    def signal_group(self, sig: int) -> None: ...
+
+    def kill_now(self) -> None: ...
+
 
 class TransportClosed(ConnectionError):
     """Writing to a process that has gone away."""
@@ -50,6 +54,7 @@ class SubprocessTransport:
         self._stderr_tail: deque[str] = deque(maxlen=40)
         self._stderr_task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        self._closing: asyncio.Task[int | None] | None = None
 
     def __repr__(self) -> str:  # the env holds credentials: never print it
         return f"<SubprocessTransport pid={self.pid} argv0={self._argv[0]!r}>"
@@ -122,6 +127,11 @@ class SubprocessTransport:
                 await asyncio.wait_for(asyncio.shield(self._stderr_task), 0.5)
         yield ProcessExited(self._proc.returncode, self.stderr_tail)
 
+    def signal_group(self, sig: int) -> None:
+        """Signals the running process's group (parking: SIGSTOP / SIGCONT); nothing once it ended."""
+        if self._proc is not None and self._proc.returncode is None:
+            self._signal_group(sig)
+
     def _signal_group(self, sig: int) -> None:
         if self._proc is None:
             return
@@ -129,6 +139,15 @@ class SubprocessTransport:
             os.killpg(self._proc.pid, sig)
 
     async def close(self, *, stdin_grace: float = 0.5, term_grace: float = 1.0) -> int | None:
+        """Ends the process: close stdin, then SIGTERM, then SIGKILL, each after its grace.
+
+        Shielded: a caller cancelled meanwhile (a shutdown deadline, a client gone) is cancelled
+        at once, but the escalation runs on to its end, so no CLI outlives its close."""
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(stdin_grace, term_grace), name=f"close-{self.pid}")
+        return await asyncio.shield(self._closing)
+
+    async def _close(self, stdin_grace: float, term_grace: float) -> int | None:
         proc = self._proc
         if proc is None:
             return None

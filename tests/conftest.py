@@ -219,7 +219,7 @@ async def _no_slot_left_busy(pool: Pool) -> None:
     from supervisor.slot import SlotState
 
     for _ in range(100):
-        busy = [s for s in pool._seats if s is not None and s.state is SlotState.BUSY]
+        busy = [s for s in pool.slots() if s.state is SlotState.BUSY]
         if not busy:
             return
         await asyncio.sleep(0.05)

@@ -20,20 +20,31 @@ MAX_SCHEMA_BYTES = 64 * 1024
 MAX_TOOLS = 128  # OpenAI's limit for `tools` (and `functions`)
 
 
+# Schemas already found valid, by canonical text: agents send the same functions every turn, and
+# checking a schema against the metaschema costs ~0.6 ms (20 functions: most of the bridge's CPU
+# for a turn, measured with cProfile on a 160-message agent request).
+_VALID_SCHEMAS: dict[str, None] = {}
+_VALID_SCHEMAS_MAX = 4096
+
+
 def check_schema(param: str, schema: Any, *, object_root: bool) -> str:
     if not isinstance(schema, dict):
         raise invalid_type(param, "an object (a JSON Schema)", schema)
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise InvalidRequest(
-            f"Invalid schema for '{param}': {exc.message}", param=param, code="invalid_schema"
-        ) from None
+    text = canonical_json(schema)
+    if text not in _VALID_SCHEMAS:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise InvalidRequest(
+                f"Invalid schema for '{param}': {exc.message}", param=param, code="invalid_schema"
+            ) from None
+        if len(_VALID_SCHEMAS) >= _VALID_SCHEMAS_MAX:
+            _VALID_SCHEMAS.clear()
+        _VALID_SCHEMAS[text] = None
     if object_root and schema.get("type", "object") != "object":
         raise InvalidRequest(
             f"Invalid schema for '{param}': the root must be of type 'object'.", param=param, code="invalid_schema"
         )
-    text = canonical_json(schema)
     if len(text.encode()) > MAX_SCHEMA_BYTES:
         raise invalid_value(param, f"the schema is larger than {MAX_SCHEMA_BYTES} bytes.")
     return text

@@ -214,7 +214,7 @@ async def test_a_held_conversation_continues_on_the_next_account_with_its_histor
         ]
     assert [r.credential for r in fake.messages_requests()] == [TOKEN_A, TOKEN_A]
     held = bridge.server.app[appkeys.UPSTREAMS].all[0].pool
-    assert any(s is not None and s.conversation is not None for s in held._seats), "a holds the conversation"
+    assert any(s.conversation is not None for s in held.slots()), "a holds the conversation"
 
     fake.plans[TOKEN_A].rejected = "seven_day"
     reply = await client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]

@@ -175,7 +175,7 @@ async def test_a_killed_process_is_retried_on_a_fresh_one(bridge: Bridge) -> Non
     )
     busy = None
     for _ in range(200):
-        busy = next((s for s in bridge.pool._seats if s and s.state is SlotState.BUSY), None)
+        busy = next((s for s in bridge.pool.slots() if s.state is SlotState.BUSY), None)
         if busy and bridge.fake.find("<<hangfirst>>"):
             break
         await asyncio.sleep(0.02)

@@ -80,7 +80,7 @@ async def test_an_edited_history_rewinds_to_the_last_matching_line(make_bridge, 
 async def test_twelve_interleaved_stateless_clients_each_see_only_their_own_history(make_bridge) -> None:  # type: ignore[no-untyped-def]
     """Twelve conversations, interleaved at random on three processes: held, stolen and
     replayed turns mix, and every upstream request holds exactly its own conversation."""
-    bridge = await make_bridge(POOL_SIZE="3")
+    bridge = await make_bridge(POOL_SIZE="3", WARM_CONVERSATIONS="3")
     client = bridge.client()
     rng = random.Random(7)
     histories: dict[int, list[dict[str, Any]]] = {k: [] for k in range(12)}
@@ -115,7 +115,7 @@ async def test_twelve_interleaved_stateless_clients_each_see_only_their_own_hist
 
 
 async def test_system_prompts_switch_on_one_warm_process(make_bridge, logs) -> None:  # type: ignore[no-untyped-def]
-    bridge = await make_bridge(POOL_SIZE="1")
+    bridge = await make_bridge(POOL_SIZE="1", WARM_CONVERSATIONS="1")
     client = bridge.client()
     (pid,) = bridge.pool.pids()
     for i, system in enumerate(["You are A.", "You are B.", "You are C. 2026-12-01T10:00:0" + "1", "You are A."]):
@@ -176,7 +176,7 @@ async def test_tool_sets_switch_on_warm_processes_without_leaking(make_bridge) -
 
 
 async def test_held_conversations_belong_to_their_api_key(make_bridge) -> None:  # type: ignore[no-untyped-def]
-    bridge = await make_bridge(POOL_SIZE="1", API_KEYS="sk-alpha,sk-beta")
+    bridge = await make_bridge(POOL_SIZE="1", WARM_CONVERSATIONS="1", API_KEYS="sk-alpha,sk-beta")
     alpha, beta = bridge.client("sk-alpha"), bridge.client("sk-beta")
     history = [
         {"role": "user", "content": "shared start"},
@@ -184,12 +184,12 @@ async def test_held_conversations_belong_to_their_api_key(make_bridge) -> None: 
         {"role": "user", "content": "shared question <<say:shared answer>>"},
     ]
     await alpha.chat.completions.create(model="gpt-4o", messages=history)  # type: ignore[arg-type]
-    held = bridge.pool._seats[0]
+    held = next(iter(bridge.pool.slots()), None)
     assert held is not None and held.conversation is not None
     namespace = held.conversation.namespace
     follow = [*history, {"role": "assistant", "content": "shared answer"}, {"role": "user", "content": "kb <<say:x>>"}]
     await beta.chat.completions.create(model="gpt-4o", messages=follow)  # type: ignore[arg-type]
-    held = bridge.pool._seats[0]
+    held = next(iter(bridge.pool.slots()), None)
     assert held is not None and held.conversation is not None
     assert held.conversation.namespace != namespace, "beta did not continue alpha's conversation"
     (req,) = bridge.fake.find("kb ")
@@ -204,7 +204,7 @@ async def test_held_conversations_are_forgotten_after_hold_ttl(make_bridge) -> N
         model="gpt-4o",
         messages=[*two, {"role": "user", "content": "ttl <<say:ok>>"}],  # type: ignore[list-item]
     )
-    slot = bridge.pool._seats[0]
+    slot = next(iter(bridge.pool.slots()), None)
     assert slot is not None and slot.conversation is not None
     for _ in range(60):
         if slot.conversation is None:
@@ -217,11 +217,11 @@ async def test_held_conversations_are_forgotten_after_hold_ttl(make_bridge) -> N
         messages=[*two, {"role": "user", "content": "ttl0 <<say:ok>>"}],  # type: ignore[list-item]
     )
     for _ in range(40):
-        seat = never.pool._seats[0]
+        seat = next(iter(never.pool.slots()), None)
         if seat is not None and seat.conversation is None:
             break
         await asyncio.sleep(0.05)
-    seat = never.pool._seats[0]
+    seat = next(iter(never.pool.slots()), None)
     assert seat is not None and seat.conversation is None, "HOLD_TTL=0 holds nothing"
 
 
@@ -281,7 +281,7 @@ async def test_a_first_stateless_exchange_is_not_held(make_bridge, logs) -> None
     first = [{"role": "user", "content": "fx1 <<say:ok>>"}]
     await client.chat.completions.create(model="gpt-4o", messages=first)  # type: ignore[arg-type]
     for _ in range(40):
-        seat = bridge.pool._seats[0]
+        seat = next(iter(bridge.pool.slots()), None)
         if seat is not None and seat.conversation is None:
             break
         await asyncio.sleep(0.05)
@@ -289,4 +289,4 @@ async def test_a_first_stateless_exchange_is_not_held(make_bridge, logs) -> None
     follow = [*first, {"role": "assistant", "content": "ok"}, {"role": "user", "content": "fx2 <<say:ok>>"}]
     await client.chat.completions.create(model="gpt-4o", messages=follow)  # type: ignore[arg-type]
     assert turns(logs) == [(0, 0), (0, 2)]
-    assert bridge.pool._seats[0] is not None and bridge.pool._seats[0].conversation is not None, "now it is held"
+    assert any(s.conversation is not None for s in bridge.pool.slots()), "now it is held"

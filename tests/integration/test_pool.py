@@ -85,7 +85,7 @@ async def test_queued_requests_are_served_in_order(make_bridge) -> None:  # type
 
 async def test_no_request_sees_another_requests_conversation(make_bridge) -> None:  # type: ignore[no-untyped-def]
     """Many turns on one warm process: each upstream call holds exactly its own conversation."""
-    bridge = await make_bridge(POOL_SIZE="1")
+    bridge = await make_bridge(POOL_SIZE="1", WARM_CONVERSATIONS="1")
     client = bridge.client()
     pids = set()
     for i in range(12):
@@ -122,7 +122,7 @@ async def test_system_prompt_profiles_get_their_own_slots(make_bridge) -> None: 
 
 
 async def test_processes_are_recycled_by_turn_quota_and_by_memory(make_bridge) -> None:  # type: ignore[no-untyped-def]
-    bridge = await make_bridge(POOL_SIZE="1", TURNS_PER_SLOT="2")
+    bridge = await make_bridge(POOL_SIZE="1", WARM_CONVERSATIONS="1", TURNS_PER_SLOT="2")
     client = bridge.client()
     pids = []
     for i in range(4):
@@ -130,7 +130,7 @@ async def test_processes_are_recycled_by_turn_quota_and_by_memory(make_bridge) -
         assert await bridge.pool.wait_ready(20)
         pids.append(bridge.pool.pids()[0])
     assert pids[0] != pids[2] and bridge.pool.restarts >= 1, "a new process after two turns"
-    small = await make_bridge(POOL_SIZE="1", MAX_SLOT_RSS_MB="50")
+    small = await make_bridge(POOL_SIZE="1", WARM_CONVERSATIONS="1", MAX_SLOT_RSS_MB="50")
     (before,) = small.pool.pids()
     await small.client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "m"}])
     assert await small.pool.wait_ready(20)

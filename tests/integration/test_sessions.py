@@ -216,7 +216,7 @@ async def test_a_session_continues_on_the_process_that_holds_it(make_bridge, log
         resp = await client.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": text}], extra_body={"session_id": "sess_bound"}
         )
-        pids.append(next(s.pid for s in bridge.pool._seats if s is not None and s.conversation))
+        pids.append(next(s.pid for s in bridge.pool.slots() if s.conversation))
         if i == 2:
             assert resp.choices[0].message.content == "yes"
     resumed = [(e["resumed_lines"], e["replayed_lines"]) for e in logs if e["event"] == "request"]

@@ -8,20 +8,11 @@ from supervisor import placement
 from supervisor.conversation import Held, HeldLine, chain, common_prefix, next_key, resume_point
 from supervisor.launch import ClientTool, LaunchProfile
 from supervisor.turn import Line
+from tests.fake_slot import FakeSlot
 
 P = LaunchProfile()
 W = ClientTool("get_weather", "w", "{}")
 T = ClientTool("get_time", "t", "{}")
-
-
-@attrs.define
-class FakeSlot:
-    name: str
-    profile: LaunchProfile = P
-    system_prompt: str = ""
-    sticky: frozenset[ClientTool] | None = None
-    conversation: Held | None = None
-    last_used: float = 0.0
 
 
 LINES = [
@@ -110,3 +101,66 @@ def test_standby_replaces_an_unused_tainted_process_holding_nothing() -> None:
     assert placement.standby_victim([old, recent, holding, blank], P, now=10, min_idle=2) is old
     assert placement.standby_victim([recent, holding, blank], P, now=10, min_idle=2) is None
     assert placement.is_blank(blank, P) and not placement.is_blank(old, P)
+
+
+@attrs.frozen
+class FakeWaiting:
+    want: placement.Want
+    since: float
+
+
+def want_for(namespace: str, lines: list[Line], tools: frozenset[ClientTool] = frozenset()) -> placement.Want:
+    return placement.Want(P, tools=tools, namespace=namespace, keys=chain(namespace, lines))
+
+
+def test_a_freed_process_goes_to_its_conversation_then_its_tool_set_then_arrival_order() -> None:
+    mine = FakeSlot("mine", conversation=held("a", LINES[:2]), sticky=frozenset({W}))
+    toolset = FakeSlot("tools", sticky=frozenset({T}))
+    waiting = [
+        FakeWaiting(want_for("x", LINES), since=10.0),  # first in line, nothing fits it
+        FakeWaiting(want_for("y", LINES, frozenset({T})), since=10.1),  # a process has its tool set
+        FakeWaiting(want_for("a", LINES, frozenset({W})), since=10.2),  # its own conversation is idle
+        FakeWaiting(want_for("z", LINES), since=10.3),
+    ]
+    assert placement.order(waiting, [mine, toolset], now=11.0, aging=2.0) == [2, 1, 0, 3]
+    # nothing idle fits anyone: arrival order
+    assert placement.order(waiting, [], now=11.0, aging=2.0) == [0, 1, 2, 3]
+
+
+def test_aging_puts_long_waiters_first_in_arrival_order() -> None:
+    mine = FakeSlot("mine", conversation=held("a", LINES[:2]))
+    waiting = [
+        FakeWaiting(want_for("x", LINES), since=10.0),
+        FakeWaiting(want_for("w", LINES), since=10.5),
+        FakeWaiting(want_for("a", LINES), since=11.9),
+    ]
+    # x and w waited 2 s or more: they come before the affinity match, in arrival order
+    assert placement.order(waiting, [mine], now=12.5, aging=2.0) == [0, 1, 2]
+    assert placement.order(waiting, [mine], now=11.95, aging=2.0) == [2, 0, 1]
+
+
+def test_a_turn_waits_a_bounded_time_for_its_own_busy_process_only() -> None:
+    busy = FakeSlot("busy", conversation=held("a", LINES[:2]))
+    assert placement.waits_for_own(want_for("a", LINES), [busy], waited=0.2, affinity_wait=1.0)
+    assert not placement.waits_for_own(want_for("a", LINES), [busy], waited=1.0, affinity_wait=1.0), "bounded"
+    assert not placement.waits_for_own(want_for("b", LINES), [busy], waited=0.0, affinity_wait=1.0), "not its own"
+    other = [Line("user", "something else"), *LINES[1:]]
+    assert not placement.waits_for_own(want_for("a", other), [busy], waited=0.0, affinity_wait=1.0), "no shared prefix"
+
+
+def test_a_warm_conversation_is_never_offered_to_another_owner() -> None:
+    slot = FakeSlot("held", conversation=held("owner", LINES))
+    assert placement.own_point(slot, want_for("owner", LINES)) == 4
+    assert placement.own_point(slot, want_for("intruder", LINES)) == 0
+    assert placement.pick([slot], want_for("intruder", LINES)) is None, "same lines, other owner: not its own"
+
+
+def test_a_one_off_conversation_is_taken_before_a_returning_one() -> None:
+    returning = FakeSlot("returning", conversation=held("a", LINES), last_used=1.0, returning=True)
+    one_off = FakeSlot("one-off", conversation=held("b", LINES), last_used=5.0)
+    want = want_for("c", LINES)
+    got = placement.steal([returning, one_off], want, one_off=True)
+    assert got is not None and got.slot is one_off and got.steals
+    assert placement.steal([returning], want, one_off=True) is None, "an agent that came back keeps its process"
+    got = placement.steal([returning, one_off], want)
+    assert got is not None and got.slot is returning, "without the filter: the least recently used"

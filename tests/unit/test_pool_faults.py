@@ -7,69 +7,24 @@ can fail to start, and can exit while idle. Everything else in the suite uses th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from supervisor import seats as seats_module
 from supervisor.errors import QueueTimeout
-from supervisor.events import ControlRequest, ControlResponse, Event, ProcessExited
-from supervisor.framing import to_event
-from supervisor.launch import LaunchProfile, LaunchSettings
+from supervisor.launch import ClientTool, LaunchProfile, LaunchSettings
 from supervisor.placement import Want
 from supervisor.pool import Pool, PoolSettings
 from supervisor.slot import SlotState
-
-
-class StandInTransport:
-    """Answers initialize; `fail_starts` makes the next starts fail; `exit()` ends the process."""
-
-    fail_starts: ClassVar[int] = 0
-    instances: ClassVar[list[StandInTransport]] = []
-
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self.pid: int | None = None
-        StandInTransport.instances.append(self)
-
-    async def start(self) -> None:
-        if StandInTransport.fail_starts:
-            StandInTransport.fail_starts -= 1
-            raise OSError("stand-in start failure")
-        self.pid = 10_000_000 + len(StandInTransport.instances)  # never a real process
-
-    async def write(self, message: Mapping[str, Any]) -> None:
-        if message.get("type") == "user" and message.get("shouldQuery") is False:
-            # Like the CLI, a replayed line is answered by an empty result.
-            self._events.put_nowait(to_event({"type": "result", "subtype": "success", "num_turns": 0, "usage": {}}))
-        if message.get("type") == "control_request":
-            body = {"rewound": True} if message["request"].get("subtype") == "rewind_conversation" else {"models": []}
-            self._events.put_nowait(ControlResponse(str(message["request_id"]), True, body))
-            if message["request"].get("subtype") == "mcp_set_servers" and message["request"].get("servers"):
-                # Like the CLI, list the tools of a server that was just connected.
-                listing = {"server_name": "c", "message": {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}}
-                self._events.put_nowait(ControlRequest("cli_list", "mcp_message", listing))
-
-    async def events(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self._events.get()
-            yield event
-            if isinstance(event, ProcessExited):
-                return
-
-    def exit(self) -> None:
-        self._events.put_nowait(ProcessExited(1, "stand-in exit"))
-
-    async def close(self, *, stdin_grace: float = 0.5, term_grace: float = 1.0) -> int | None:
-        self.exit()
-        return 0
+from tests.standin_transport import StandInTransport
 
 
 @pytest.fixture
 def make_pool(tmp_path: Path):  # type: ignore[no-untyped-def]  # each test closes its own pool
     StandInTransport.fail_starts = 0
+    StandInTransport.start_delay = 0.0
     StandInTransport.instances = []
 
     def make(**settings: Any) -> Pool:
@@ -126,3 +81,43 @@ async def test_a_process_that_exits_while_idle_is_replaced(make_pool) -> None:  
         await asyncio.sleep(0.05)
     assert pool.restarts == 1 and pool.stats()["warm"] == 1
     await pool.close(grace=0)
+
+
+async def test_turns_at_once_are_bounded_by_size_not_by_processes(make_pool) -> None:  # type: ignore[no-untyped-def]
+    pool = make_pool(size=1, warm=3, standby=0, park_after=-1)
+    await pool.start()
+    try:
+        assert await pool.wait_ready(5)
+        first = await pool.acquire(Want(LaunchProfile()))
+        second = asyncio.create_task(pool.acquire(Want(LaunchProfile())))
+        await asyncio.sleep(0.3)
+        assert not second.done() and pool.stats()["queue_depth"] == 1 and pool.stats()["busy"] == 1
+        pool.release(first)
+        got = await asyncio.wait_for(second, 5)
+        assert got.state is SlotState.BUSY and pool.stats()["busy"] == 1
+        pool.release(got)
+    finally:
+        await pool.close(grace=1)
+
+
+async def test_a_request_waiting_for_a_new_process_takes_a_fitting_one_that_frees_first(make_pool) -> None:  # type: ignore[no-untyped-def]
+    pool = make_pool(size=2, warm=3, standby=0, park_after=-1)
+    await pool.start()
+    try:
+        assert await pool.wait_ready(5)
+        tainted = await pool.acquire(Want(LaunchProfile()))
+        blank = await pool.acquire(Want(LaunchProfile()))
+        tainted.sticky = frozenset({ClientTool("other", "o", "{}")})
+        StandInTransport.start_delay = 2.0
+        wants = Want(LaunchProfile(), tools=frozenset({ClientTool("mine", "m", "{}")}))
+        waiting = asyncio.create_task(pool.acquire(wants))
+        await asyncio.sleep(0.2)
+        assert pool.stats()["starting"] == 1, "a process was started for it"
+        pool.release(blank)
+        got = await asyncio.wait_for(waiting, 1.5)
+        assert got is blank, "it took the fitting process that freed before its own had started"
+        assert pool.stats()["starting"] == 1, "the new process goes on starting, for whoever comes next"
+        pool.release(got)
+        pool.release(tainted)
+    finally:
+        await pool.close(grace=1)
