@@ -6,15 +6,20 @@ from aiohttp import web
 
 from bridge import appkeys
 from bridge.access import access_middleware, add_headers
+from bridge.apidoc import pages as docs
+from bridge.chat import handler as chat
 from bridge.config import Config
 from bridge.error_middleware import error_middleware
 from bridge.logs import request_context_middleware
+from bridge.messages import handler as messages
 from bridge.metrics import Metrics
 from bridge.metrics_http import metrics_middleware, metrics_view
 from bridge.modelmap import ModelMap
 from bridge.ratelimit import RateLimiter
 from bridge.resources import pool_ctx, storage_ctx
-from bridge.routes import chat, docs, info, limits, messages, responses, sessions, usage
+from bridge.responses import handler as responses
+from bridge.responses import stored as stored_responses
+from bridge.routes import info, limits, sessions, usage
 from bridge.seal import SealKeys
 from bridge.thinking_cache import ThinkingCache
 
@@ -48,10 +53,10 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/v1/usage", usage.usage)
     app.router.add_get("/v1/limits", limits.limits)
     app.router.add_post("/v1/responses", responses.create)
-    app.router.add_get("/v1/responses", responses.list_responses)
-    app.router.add_get("/v1/responses/{response_id}", responses.retrieve)
-    app.router.add_delete("/v1/responses/{response_id}", responses.delete)
-    app.router.add_get("/v1/responses/{response_id}/input_items", responses.input_items)
+    app.router.add_get("/v1/responses", stored_responses.list_responses)
+    app.router.add_get("/v1/responses/{response_id}", stored_responses.retrieve)
+    app.router.add_delete("/v1/responses/{response_id}", stored_responses.delete)
+    app.router.add_get("/v1/responses/{response_id}/input_items", stored_responses.input_items)
     app.router.add_post("/v1/sessions", sessions.create)
     app.router.add_get("/v1/sessions", sessions.list_sessions)
     app.router.add_get("/v1/sessions/{session_id}", sessions.get)

@@ -8,7 +8,7 @@ key's records (and records stored before owners were kept, which name none), but
 their own: a conversation goes upstream under the key that owns it, never under another. With no
 API_KEYS (one user) nothing is checked and nothing is stamped.
 
-`may` is the one place that decides; the routes ask it, or read through `fetch` (`bridge.routes.caller`
+`may` is the one place that decides; the routes ask it, or read through `fetch` (`bridge.http.caller`
 says who asks).
 """
 

@@ -1,7 +1,7 @@
 """Request and response models of the OpenAI chat API, as attrs classes.
 
 Requests are frozen values produced by `bridge.validation` (which owns the error messages);
-responses are unstructured to JSON by `bridge.convert`. Fields that OpenAI always sends, even
+responses are unstructured to JSON by `bridge.json_boundary`. Fields that OpenAI always sends, even
 as null (`refusal`, `logprobs`, `finish_reason`), have no default so they are always emitted;
 optional ones default to None and are left out.
 """

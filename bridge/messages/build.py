@@ -15,9 +15,9 @@ from typing import Any
 
 import attrs
 
-from bridge.schemas import Usage
 from bridge.translate.choice import Finished, Output, Started, TextOut, ToolCallArgs, ToolCallBegin
 from bridge.translate.thinking import ReasoningOut
+from bridge.translate.usage import TurnUsage
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 Event = tuple[str, dict[str, Any]]  # (SSE event name, data)
@@ -27,20 +27,18 @@ def message_id() -> str:
     return "msg_" + secrets.token_hex(12)
 
 
-def anthropic_usage(usage: Usage | None) -> dict[str, Any]:
-    """The CLI's figures in Anthropic's terms: input_tokens excludes the cache reads and writes."""
+def anthropic_usage(usage: TurnUsage | None) -> dict[str, Any]:
+    """The CLI's figures, in the terms it reports them in."""
     if usage is None:
         return {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 0}
-    read = usage.prompt_tokens_details.cached_tokens
-    write = usage.prompt_tokens_details.cache_write_tokens
     out: dict[str, Any] = {
-        "input_tokens": usage.prompt_tokens - read - write,
-        "cache_creation_input_tokens": write,
-        "cache_read_input_tokens": read,
-        "output_tokens": usage.completion_tokens,
+        "input_tokens": usage.input_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cache_read_tokens,
+        "output_tokens": usage.output_tokens,
     }
-    if usage.completion_tokens_details.reasoning_tokens:
-        out["output_tokens_details"] = {"thinking_tokens": usage.completion_tokens_details.reasoning_tokens}
+    if usage.thinking_tokens:
+        out["output_tokens_details"] = {"thinking_tokens": usage.thinking_tokens}
     return out
 
 
@@ -68,8 +66,8 @@ class MessageBuilder:
     stop_reason: str | None = None
     stop_sequence: str | None = None
     estimated: bool = False  # output_tokens counted by the bridge (text cut at a stop sequence)
-    _start_usage: Usage | None = None
-    _final_usage: Usage | None = None
+    _start_usage: TurnUsage | None = None
+    _final_usage: TurnUsage | None = None
     _started: bool = False
     _pinged: bool = False
     _open: int | None = None  # index of the block being streamed
@@ -89,21 +87,6 @@ class MessageBuilder:
             "stop_sequence": self.stop_sequence,
             "usage": anthropic_usage(self._final_usage),
         }
-
-    def assistant_message(self) -> dict[str, Any] | None:
-        """The finished answer as a chat message (what the client's echo of it translates to)."""
-        if self.stop_reason is None:
-            return None
-        text = "".join(b.get("text", "") for b in self.content if b.get("type") == "text")
-        calls = [
-            {"id": b["id"], "type": "function", "function": {"name": b["name"], "arguments": json.dumps(b["input"])}}
-            for b in self.content
-            if b.get("type") == "tool_use"
-        ]
-        message: dict[str, Any] = {"role": "assistant", "content": text or None}
-        if calls:
-            message["tool_calls"] = calls
-        return message
 
     def _message_start(self) -> Event:
         self._started = True

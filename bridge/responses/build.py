@@ -22,7 +22,6 @@ import attrs
 
 from bridge.responses.items import item_id
 from bridge.responses.tools import Named
-from bridge.schemas import Usage
 from bridge.translate.choice import (
     Finished,
     Output,
@@ -31,18 +30,19 @@ from bridge.translate.choice import (
     ToolCallBegin,
 )
 from bridge.translate.thinking import ReasoningOut
+from bridge.translate.usage import TurnUsage
 from bridge.translate.websearch import Citations, SearchCall
 
 
-def response_usage(usage: Usage) -> dict[str, Any]:
+def response_usage(usage: TurnUsage) -> dict[str, Any]:
     return {
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {
-            "cached_tokens": usage.prompt_tokens_details.cached_tokens,
-            "cache_write_tokens": usage.prompt_tokens_details.cache_write_tokens,
+            "cached_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
         },
-        "output_tokens": usage.completion_tokens,
-        "output_tokens_details": {"reasoning_tokens": usage.completion_tokens_details.reasoning_tokens},
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": usage.thinking_tokens},
         "total_tokens": usage.total_tokens,
     }
 

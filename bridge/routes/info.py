@@ -7,11 +7,11 @@ import time
 from aiohttp import web
 
 from bridge import __version__, appkeys
-from bridge.convert import to_json
 from bridge.errors import AUTH_HELP, ModelNotFound
+from bridge.json_boundary import to_json
 from bridge.modelmap import UnknownModel
-from bridge.routes.limits import accounts_report
 from bridge.schemas import ModelCard, ModelList
+from bridge.upstream_report import accounts_report
 from supervisor.auth import classify
 
 STARTED = int(time.time())

@@ -10,30 +10,12 @@ when ADMIN_API_KEYS is set, only those keys.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from bridge import appkeys
 from bridge.access import is_admin
 from bridge.errors import InvalidRequest
-from supervisor.accounts import Upstream, Upstreams
-
-
-def account_report(upstream: Upstream) -> dict[str, Any]:
-    """One account's entry (its name and credential kind, never the credential)."""
-    cooling = upstream.cooling_until if upstream.cooling_until > upstream.limits.clock() else None
-    return {
-        "object": "upstream_account",
-        "name": upstream.name,
-        "kind": upstream.spec.kind,
-        **upstream.limits.report(),
-        "cooling_down_until": cooling,
-    }
-
-
-def accounts_report(upstreams: Upstreams) -> list[dict[str, Any]]:
-    return [account_report(u) for u in upstreams.all]
+from bridge.upstream_report import accounts_report
 
 
 async def limits(request: web.Request) -> web.Response:

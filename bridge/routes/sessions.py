@@ -4,28 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridge import appkeys
-from bridge.errors import InvalidRequest
-from bridge.routes.body import read_json
-from bridge.routes.caller import caller_of
-from bridge.routes.pagination import page
-from bridge.sessions import Sessions, public
-from bridge.storage.base import SAFE_ID
+from bridge.http.body import read_json
+from bridge.http.caller import caller_of
+from bridge.http.pagination import page
+from bridge.http.stores import session_id, sessions_of
+from bridge.sessions import public
 from bridge.validation.common import check_metadata, invalid_type
-
-
-def sessions_of(request: web.Request) -> Sessions:
-    if not request.app[appkeys.CONFIG].enable_history:
-        raise InvalidRequest("Sessions are disabled on this server (ENABLE_HISTORY=false).", code="sessions_disabled")
-    return request.app[appkeys.SESSIONS]
-
-
-def session_id(raw: object, param: str = "session_id") -> str:
-    if not isinstance(raw, str) or not SAFE_ID.fullmatch(raw):
-        raise InvalidRequest(
-            f"Invalid '{param}': 1 to 128 letters, digits, '_' or '-'.", param=param, code="invalid_value"
-        )
-    return raw
 
 
 async def create(request: web.Request) -> web.Response:

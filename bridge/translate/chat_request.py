@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import attrs
 
-from bridge.schemas import ChatCompletionRequest, ChatMessageIn
-from bridge.translate.conversation import as_blocks, assistant_line, reminder, split
+from bridge.schemas import ChatCompletionRequest
+from bridge.translate.conversation import as_blocks, reminder, split
 from bridge.translate.forced import forced_call
 from bridge.translate.thinking import SignedThinking
 from supervisor.launch import ClientTool, LaunchProfile
@@ -82,8 +82,3 @@ def to_turn(
         system_prompt=conversation.system_prompt,
         client_tools=tools,
     )
-
-
-def answer_line(message: ChatMessageIn) -> Line | None:
-    """The line an assistant answer becomes when the client sends it back in its next request."""
-    return assistant_line(message)

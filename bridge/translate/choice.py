@@ -18,12 +18,11 @@ import attrs
 from jsonschema import Draft202012Validator
 
 from bridge import jsonsafe
-from bridge.schemas import PromptTokensDetails, Usage
 from bridge.tokens import estimate_tokens
 from bridge.translate.forced import ForcedCall, call_id
 from bridge.translate.stops import StopCutter
 from bridge.translate.thinking import KeptThinking, ReasoningOut, ThinkingTracker
-from bridge.translate.usage import finish_reason, sum_usage, usage_from_result
+from bridge.translate.usage import TurnUsage, finish_reason, sum_usage, usage_from_result
 from bridge.translate.websearch import Citations, SearchCall, SearchTracker
 from supervisor.client_tools import STRUCTURED_OUTPUT
 from supervisor.events import (
@@ -73,7 +72,7 @@ class ToolCallArgs:
 @attrs.frozen
 class Finished:
     reason: str
-    usage: Usage
+    usage: TurnUsage
     estimated: bool = False  # completion_tokens counted by the bridge (text cut at a stop sequence)
     stop_sequence: str | None = None  # which of the request's stop sequences ended the answer
 
@@ -83,7 +82,7 @@ class Started:
     """The upstream's message_start usage (the prompt's tokens). It rides with the turn's first
     other output, so it never changes when a response starts; only the Messages API shows it."""
 
-    usage: Usage
+    usage: TurnUsage
 
 
 Output = (
@@ -110,7 +109,7 @@ class ChoiceAssembler:
     _prompt_usage: dict[str, Any] | None = None
     _message_usage: dict[str, Any] = attrs.field(factory=dict)
     _cutter: StopCutter | None = None
-    _asked: list[Usage] = attrs.field(factory=list)  # usage of the results that were asked again
+    _asked: list[TurnUsage] = attrs.field(factory=list)  # usage of the results that were asked again
     _start: Started | None = None  # not yet handed out
     _started: bool = False
     _ended_by_result: bool = False
@@ -196,19 +195,11 @@ class ChoiceAssembler:
         """A stop sequence ended the answer; the turn is aborted, so usage is partly estimated."""
         self.done = True
         self._dropped = True
-        usage = self._prompt_usage or {}
-        cache_read = int(usage.get("cache_read_input_tokens") or 0)
-        cache_write = int(usage.get("cache_creation_input_tokens") or 0)
-        prompt = int(usage.get("input_tokens") or 0) + cache_read + cache_write
-        completion = estimate_tokens("".join(self._text))
+        prompt = usage_from_result(self._prompt_usage or {})
+        usage = attrs.evolve(prompt, output_tokens=estimate_tokens("".join(self._text)), thinking_tokens=0)
         return Finished(
             "stop",
-            Usage(
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-                total_tokens=prompt + completion,
-                prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read, cache_write_tokens=cache_write),
-            ),
+            usage,
             estimated=True,
             stop_sequence=self._cutter.matched if self._cutter is not None else None,
         )

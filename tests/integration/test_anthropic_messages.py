@@ -11,13 +11,13 @@ import json
 from typing import Any
 
 import anthropic
-import httpx
 import pytest
 
+from tests.anthropic_client import client, post, user
 from tests.anthropic_shapes import assert_shape, event_names, stream_events
 from tests.conftest import Bridge, MakeBridge
 from tests.fake_upstream import block_text
-from tests.integration.test_params import _tiny_png
+from tests.images import tiny_png
 
 WEATHER = {
     "name": "get_weather",
@@ -25,21 +25,6 @@ WEATHER = {
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
 TIME = {"name": "get_time", "description": "The time", "input_schema": {"type": "object", "properties": {}}}
-
-
-def client(bridge: Bridge, api_key: str = "sk-test", **kwargs: Any) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(
-        base_url=bridge.url, api_key=api_key, max_retries=0, _strict_response_validation=True, **kwargs
-    )
-
-
-async def post(bridge: Bridge, body: dict[str, Any], path: str = "/v1/messages", **headers: str) -> httpx.Response:
-    async with bridge.http() as http:
-        return await http.post(path, json=body, headers={"anthropic-version": "2023-06-01", **headers})
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text}]
 
 
 async def test_create_answers_with_a_message(bridge: Bridge) -> None:
@@ -191,7 +176,7 @@ async def test_tool_choice_none_offers_no_tools(bridge: Bridge) -> None:
 
 
 async def test_images_base64_and_by_url(bridge: Bridge) -> None:
-    png = base64.b64encode(_tiny_png()).decode()
+    png = base64.b64encode(tiny_png()).decode()
     await client(bridge).messages.create(
         model="sonnet",
         max_tokens=100,

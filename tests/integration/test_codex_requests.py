@@ -9,105 +9,11 @@ import base64
 import json
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.codex_requests import ASK_THINK, PIXEL, codex_body, first_turn, post, second_turn, stream
 from tests.conftest import Bridge, MakeBridge
-from tests.integration.test_responses import validate_events
-from tests.openapi import assert_valid
-
-THREAD = "01a247fa-0840-76d1-ac67-61a206ee80fd"
-EXEC = {
-    "type": "function",
-    "name": "exec_command",
-    "description": "Runs a command in a PTY.",
-    "strict": False,
-    "parameters": {
-        "type": "object",
-        "properties": {"cmd": {"type": "string"}},
-        "required": ["cmd"],
-        "additionalProperties": False,
-    },
-}
-AGENTS = {
-    "type": "namespace",
-    "name": "multi_agent_v1",
-    "description": "Tools for spawning and managing sub-agents.",
-    "tools": [
-        {
-            "type": "function",
-            "name": "close_agent",
-            "description": "Close an agent.",
-            "strict": False,
-            "parameters": {
-                "type": "object",
-                "properties": {"target": {"type": "string"}},
-                "required": ["target"],
-                "additionalProperties": False,
-            },
-        }
-    ],
-}
-PATCH = {
-    "type": "custom",
-    "name": "apply_patch",
-    "description": "Edit files with a patch.",
-    "format": {"type": "grammar", "syntax": "lark", "definition": 'start: "*** Begin Patch" /(.|\\n)*/'},
-}
-WEB = {"type": "web_search", "external_web_access": False}
-# A 1x1 PNG.
-PIXEL = base64.b64encode(
-    bytes.fromhex(
-        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-        "1f15c4890000000d49444154789c6360f8cf000000030101001827a5370000000049454e44ae426082"
-    )
-).decode()
-
-
-def codex_body(user: str, extra_input: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
-    return {
-        "model": "gpt-5",
-        "stream": True,
-        "input": [
-            {
-                "type": "message",
-                "id": "msg_e63fca92-1069-534e-86a1-d87ed2d911fe",
-                "role": "developer",
-                "content": [{"type": "input_text", "text": "You are a coding agent running in the Codex CLI."}],
-            },
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]},
-            *(extra_input or []),
-        ],
-        "tools": [EXEC, AGENTS, PATCH, WEB],
-        "tool_choice": "auto",
-        "parallel_tool_calls": True,
-        "reasoning": {"summary": "auto"},
-        "store": False,
-        "include": ["reasoning.encrypted_content"],
-        "prompt_cache_key": THREAD,
-        "client_metadata": {"session_id": THREAD, "thread_id": THREAD, "turn_id": "01a247fa-0854"},
-        **fields,
-    }
-
-
-async def post(bridge: Bridge, body: dict[str, Any], key: str = "sk-test") -> httpx.Response:
-    async with bridge.http() as http:
-        return await http.post(
-            "/v1/responses",
-            json=body,
-            headers={"Authorization": f"Bearer {key}", "session-id": THREAD, "thread-id": THREAD},
-        )
-
-
-async def stream(bridge: Bridge, body: dict[str, Any], key: str = "sk-test") -> tuple[httpx.Response, dict[str, Any]]:
-    """The streamed response and its final Response object (every event checked against OpenAI's schema)."""
-    resp = await post(bridge, body, key)
-    assert resp.status_code == 200, resp.text
-    events = validate_events(resp.content)
-    done = events[-1]
-    assert done["type"] == "response.completed", done
-    assert_valid("Response", done["response"])
-    return resp, done["response"]
+from tests.responses_events import validate_events
 
 
 async def test_codex_first_request_is_accepted(bridge: Bridge) -> None:
@@ -210,33 +116,13 @@ async def test_items_claude_cannot_continue_from_are_refused_by_name(
     assert not bridge.fake.messages_requests()
 
 
-ASK_THINK = 'codex-seal <<think:I should run it.>> <<tool:mcp__c__exec_command:{"cmd":"ls"}>>'
-
-
-async def _first_turn(bridge: Bridge, key: str = "sk-test") -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(the output items Codex keeps, the function call)."""
-    _, first = await stream(bridge, codex_body(ASK_THINK), key)
-    kinds = [item["type"] for item in first["output"]]
-    assert kinds == ["reasoning", "function_call", "reasoning"], kinds
-    (call,) = [item for item in first["output"] if item["type"] == "function_call"]
-    sealed = first["output"][-1]
-    assert sealed["encrypted_content"].startswith("cbr1.") and sealed["summary"] == []
-    assert "I should run it" not in sealed["encrypted_content"]
-    return first["output"], call
-
-
-def _second_turn(output: list[dict[str, Any]], call: dict[str, Any]) -> dict[str, Any]:
-    back = [*output, {"type": "function_call_output", "call_id": call["call_id"], "output": "a.txt"}]
-    return codex_body(ASK_THINK, back)
-
-
 async def test_sealed_reasoning_puts_the_signed_thinking_back_on_another_replica(make_bridge: MakeBridge) -> None:
     """Two bridges sharing a store (not the process's thinking cache): the key kept in the store
     opens on the second, and the signed thinking reaches the upstream in front of the call."""
     first_bridge = await make_bridge(POOL_SIZE="1")
-    output, call = await _first_turn(first_bridge)
+    output, call = await first_turn(first_bridge)
     other = await make_bridge(POOL_SIZE="1")
-    _, second = await stream(other, _second_turn(output, call))
+    _, second = await stream(other, second_turn(output, call))
     assert second["output_text"] == "after-tool: a.txt"
     replay = other.fake.messages_requests()[-1]
     (assistant,) = [m for m in replay.messages if m["role"] == "assistant"]
@@ -247,13 +133,13 @@ async def test_sealed_reasoning_puts_the_signed_thinking_back_on_another_replica
 
 async def test_tampered_or_foreign_encrypted_content_is_refused(make_bridge: MakeBridge) -> None:
     bridge = await make_bridge(POOL_SIZE="1", API_KEYS="sk-one,sk-two")
-    output, call = await _first_turn(bridge, "sk-one")
+    output, call = await first_turn(bridge, "sk-one")
     seen = len(bridge.fake.messages_requests())
     token = output[-1]["encrypted_content"]
     flipped = token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
     tampered = [*output[:-1], {**output[-1], "encrypted_content": flipped}]
     for key, items in (("sk-one", tampered), ("sk-two", output)):
-        resp = await post(bridge, _second_turn(items, call), key)
+        resp = await post(bridge, second_turn(items, call), key)
         assert resp.status_code == 400, resp.text
         error = resp.json()["error"]
         assert error["param"] == "input[4].encrypted_content" and error["code"] == "invalid_encrypted_content"
@@ -263,9 +149,9 @@ async def test_tampered_or_foreign_encrypted_content_is_refused(make_bridge: Mak
 async def test_a_configured_reasoning_key_is_used(make_bridge: MakeBridge, tmp_path: Any) -> None:
     key = base64.b64encode(bytes(range(32))).decode()
     first_bridge = await make_bridge(POOL_SIZE="1", REASONING_KEY=key, HISTORY_DIR=str(tmp_path / "a"))
-    output, call = await _first_turn(first_bridge)
+    output, call = await first_turn(first_bridge)
     other = await make_bridge(POOL_SIZE="1", REASONING_KEY=key, HISTORY_DIR=str(tmp_path / "b"))
-    _, second = await stream(other, _second_turn(output, call))
+    _, second = await stream(other, second_turn(output, call))
     assert second["output_text"] == "after-tool: a.txt"
     assert not (tmp_path / "a" / "secrets").exists(), "no key is generated when one is configured"
 

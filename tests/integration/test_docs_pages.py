@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from bridge.openapi_doc import build
+from bridge.apidoc.document import build
 from tests.browser import Page, open_page
 from tests.conftest import MakeBridge
 

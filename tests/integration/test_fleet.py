@@ -15,7 +15,7 @@ import httpx
 
 from supervisor.slot import Slot, SlotState
 from tests.fake_upstream import Recorded, block_text
-from tests.integration.test_tools import WEATHER
+from tests.sample_tools import WEATHER
 
 
 def convo(req: Recorded) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ import random
 from typing import Any
 
 from tests.fake_upstream import Recorded, block_text
-from tests.integration.test_tools import TIME, WEATHER, call
+from tests.sample_tools import TIME, WEATHER, call
 
 
 def convo(req: Recorded) -> list[tuple[str, str]]:

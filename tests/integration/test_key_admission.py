@@ -14,10 +14,10 @@ import pytest
 
 from bridge.spend.budgets import fingerprint
 from bridge.spend.estimate import CLI_DEFAULT_MAX_TOKENS
+from tests.anthropic_client import client as anthropic_client
 from tests.conftest import Bridge, MakeBridge
 from tests.fake_upstream import Recorded
-from tests.integration.test_anthropic_messages import client as anthropic_client
-from tests.integration.test_spend import KEYS, prices, usage_of
+from tests.spend_keys import KEYS, prices, usage_of
 
 USAGE = (1000, 100)  # what every turn here reports upstream: $0.003 at sonnet's $2/$10 per Mtok
 

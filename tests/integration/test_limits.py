@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT_DIR, MakeBridge
-from tests.integration.test_bad_input import assert_openai_error
+from tests.openai_errors import assert_openai_error
 
 
 def _alive(pid: int) -> bool:

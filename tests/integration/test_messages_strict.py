@@ -11,11 +11,11 @@ from typing import Any
 import pydantic
 import pytest
 
+from tests.anthropic_client import client, post, user
 from tests.anthropic_shapes import assert_shape
+from tests.block_examples import EXAMPLES
+from tests.block_examples import TEXT as CITED_TEXT
 from tests.conftest import Bridge
-from tests.integration.test_anthropic_messages import client, post, user
-from tests.unit.test_block_table import EXAMPLES
-from tests.unit.test_block_table import TEXT as CITED_TEXT
 
 # Blocks an assistant message holds; the others go in a user message.
 ASSISTANT_SIDE = {

@@ -19,9 +19,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from bridge.apidoc.document import build
 from bridge.app import create_app
 from bridge.config import Config
-from bridge.openapi_doc import build
 from tests.conftest import ROOT_DIR, cli_under_test
 
 schema = schemathesis.openapi.from_dict(build())

@@ -12,6 +12,7 @@ import pydantic
 import pytest
 
 from tests.conftest import Bridge
+from tests.images import tiny_png
 from tests.openapi import sse_payloads
 
 PERSON = {
@@ -250,7 +251,7 @@ async def test_max_tokens_is_sent_upstream_and_ends_with_length(bridge: Bridge) 
 
 
 async def test_images_reach_the_model_as_image_blocks(bridge: Bridge) -> None:
-    png = base64.b64encode(_tiny_png()).decode()
+    png = base64.b64encode(tiny_png()).decode()
     client = bridge.client()
     await client.chat.completions.create(
         model="gpt-4o",
@@ -281,19 +282,3 @@ async def test_reasoning_effort_maps_to_the_cli_effort(bridge: Bridge) -> None:
     )
     assert bridge.fake.find("effort-high")[0].body["output_config"]["effort"] == "high"
     assert bridge.fake.find("effort-min")[0].body["output_config"]["effort"] == "low"
-
-
-def _tiny_png() -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
-        + chunk(b"IEND", b"")
-    )

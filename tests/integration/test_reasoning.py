@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import Bridge, MakeBridge
 from tests.fake_upstream import REDACTED_MARKER
-from tests.integration.test_responses import validate_events
 from tests.openapi import assert_valid
+from tests.responses_events import validate_events
 from tests.sample_tools import WEATHER
 
 THINK = "<<think:Weighing two options carefully.>>"

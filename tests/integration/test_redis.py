@@ -87,13 +87,13 @@ async def test_two_replicas_share_one_conversation(make_bridge, redis_url: str) 
 
 async def test_replicas_on_redis_share_the_reasoning_key(make_bridge, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     """The generated REASONING_KEY lives in the store, without a TTL: what one replica sealed opens on another."""
-    from tests.integration.test_codex_requests import _first_turn, _second_turn, stream
+    from tests.codex_requests import first_turn, second_turn, stream
 
     env = {"POOL_SIZE": "1", "HISTORY_STORAGE": "redis", "REDIS_URL": redis_url, "HISTORY_TTL_HOURS": "1"}
     first = await make_bridge(**env)
-    output, call = await _first_turn(first)
+    output, call = await first_turn(first)
     other = await make_bridge(**env)
-    _, second = await stream(other, _second_turn(output, call))
+    _, second = await stream(other, second_turn(output, call))
     assert second["output_text"] == "after-tool: a.txt"
     store = RedisStore(redis_url, ttl_seconds=3600)
     assert await store._client.ttl(store._key("secrets", "reasoning-key")) == -1, "the key never expires"

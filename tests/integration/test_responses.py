@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import Bridge
 from tests.fake_upstream import block_text
 from tests.openapi import assert_valid, errors
+from tests.responses_events import validate_events
 
 WEATHER = {
     "type": "function",
@@ -17,21 +18,6 @@ WEATHER = {
     "description": "Weather.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
-
-
-def validate_events(raw: bytes) -> list[dict]:  # type: ignore[type-arg]
-    events = []
-    for block in raw.decode().split("\n\n"):
-        lines = [line for line in block.split("\n") if line]
-        if not lines:
-            continue
-        kind = next(line[7:] for line in lines if line.startswith("event: "))
-        data = json.loads("".join(line[6:] for line in lines if line.startswith("data: ")))
-        assert data["type"] == kind
-        assert_valid("ResponseStreamEvent", data)
-        events.append(data)
-    assert [e["sequence_number"] for e in events] == list(range(len(events)))
-    return events
 
 
 async def test_create_retrieve_delete_with_the_openai_client(bridge: Bridge) -> None:

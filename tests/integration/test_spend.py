@@ -20,26 +20,9 @@ from bridge.storage.base import Store
 from bridge.storage.files import FileStore
 from bridge.storage.memory import MemoryStore
 from bridge.storage.redis_store import RedisStore
+from tests.anthropic_client import client as anthropic_client
 from tests.conftest import Bridge, MakeBridge
-from tests.integration.test_anthropic_messages import client as anthropic_client
-
-KEYS = {"API_KEYS": "sk-alpha,sk-beta", "ADMIN_API_KEYS": "sk-admin"}
-
-
-def prices(bridge: Bridge, alias: str = "sonnet") -> tuple[float, float]:
-    """The CLI's own list prices (USD per token, input and output) from its `initialize` answer."""
-    entry = next(m for m in bridge.pool.cli_models if m.get("value") == alias)
-    found = re.search(r"\$([\d.]+)/\$([\d.]+) per Mtok", str(entry.get("description")))
-    assert found, entry
-    return float(found[1]) / 1e6, float(found[2]) / 1e6
-
-
-async def usage_of(bridge: Bridge, api_key: str, **params: str) -> dict[str, Any]:
-    async with bridge.http() as http:
-        resp = await http.get("/v1/usage", params=params, headers={"Authorization": f"Bearer {api_key}"})
-    assert resp.status_code == 200, resp.text
-    body: dict[str, Any] = resp.json()
-    return body
+from tests.spend_keys import KEYS, prices, usage_of
 
 
 async def one_run_of_each_api(bridge: Bridge, key: str) -> int:

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from tests.conftest import Bridge, MakeBridge
-from tests.integration.test_bad_input import assert_openai_error
+from tests.openai_errors import assert_openai_error
 
 
 @contextmanager

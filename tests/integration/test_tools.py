@@ -10,16 +10,7 @@ import pytest
 
 from tests.conftest import Bridge
 from tests.fake_upstream import block_text
-from tests.sample_tools import WEATHER
-
-TIME = {
-    "type": "function",
-    "function": {"name": "get_time", "description": "Time now.", "parameters": {"type": "object", "properties": {}}},
-}
-
-
-def call(name: str, args: dict) -> str:  # type: ignore[type-arg]
-    return f"<<tool:mcp__c__{name}:{json.dumps(args)}>>"
+from tests.sample_tools import TIME, WEATHER, call
 
 
 async def test_tools_reach_the_model_as_real_tools_and_calls_come_back(bridge: Bridge) -> None:

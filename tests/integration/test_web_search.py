@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.address_forms import FORMS
 from tests.conftest import Bridge, MakeBridge
 from tests.fake_upstream import block_text
-from tests.integration.test_responses import validate_events
 from tests.openapi import assert_valid
-from tests.unit.test_address_gate import FORMS
+from tests.responses_events import validate_events
 
 SEARCH = "<<websearch:bridge news>>"
 LINKS = [

@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 
-from bridge.config import Config, ConfigError
+from bridge.config import DEFAULT_MODEL_MAP, Config, ConfigError
 from bridge.errors import InvalidRequest
-from bridge.modelmap import UnknownModel
+from bridge.modelmap import ModelMap, UnknownModel
 from bridge.storage.base import SAFE_ID
 from bridge.validation import parse_chat_request
 from bridge.validation.limits import Limits
-from tests.unit.test_modelmap_config import MAP
 
 IMAGE = "data:image/png;base64," + "iVBORw0KGgo" + "A" * 89  # a PNG signature, 100 base64 characters
 
@@ -63,4 +62,4 @@ def test_ids_are_matched_whole(bad: str) -> None:
 @pytest.mark.parametrize("bad", ["gpt-4o\n", " gpt-4o", "gpt-4o ", "claude-x\x00", "sonnet\t", "", "gpt-4" + "o" * 300])
 def test_model_names_with_control_characters_or_spaces_are_unknown(bad: str) -> None:
     with pytest.raises(UnknownModel):
-        MAP.resolve(bad)
+        ModelMap.load(DEFAULT_MODEL_MAP).resolve(bad)

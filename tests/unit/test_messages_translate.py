@@ -9,9 +9,10 @@ import pytest
 from bridge.errors import ApiError, InsufficientQuota, InvalidRequest, anthropic_error
 from bridge.messages.build import MessageBuilder
 from bridge.messages.request import parse_messages_request
-from bridge.schemas import CompletionTokensDetails, ImageUrlPart, PromptTokensDetails, Usage
+from bridge.schemas import ImageUrlPart
 from bridge.translate.chat_request import to_turn
 from bridge.translate.choice import Finished, Started, TextOut, ToolCallArgs, ToolCallBegin
+from bridge.translate.usage import TurnUsage
 
 TOOL = {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
 
@@ -20,13 +21,10 @@ def body(**extra: Any) -> dict[str, Any]:
     return {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}], **extra}
 
 
-def usage(prompt: int, output: int, read: int = 0, write: int = 0) -> Usage:
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=output,
-        total_tokens=prompt + output,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=read, cache_write_tokens=write),
-        completion_tokens_details=CompletionTokensDetails(),
+def usage(prompt: int, output: int, read: int = 0, write: int = 0) -> TurnUsage:
+    """`prompt` counts the cache reads and writes too, as OpenAI's prompt_tokens does."""
+    return TurnUsage(
+        input_tokens=prompt - read - write, cache_read_tokens=read, cache_write_tokens=write, output_tokens=output
     )
 
 

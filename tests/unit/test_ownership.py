@@ -8,7 +8,7 @@ from aiohttp.test_utils import make_mocked_request
 from bridge import appkeys
 from bridge.access import CLIENT
 from bridge.ownership import OWNER, Caller, Use, may, stamp
-from bridge.routes.turns import namespace
+from bridge.turns.service import namespace
 
 A = Caller("key_aaaaaaaaaa")
 B = Caller("key_bbbbbbbbbb")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.convert import chunk_json, to_json
+from bridge.chat.build import ChunkBuilder, CompletionBuilder
+from bridge.json_boundary import chunk_json, to_json
 from bridge.responses.build import ResponseBuilder
 from bridge.thinking_cache import Call, ThinkingCache, canonical
 from bridge.translate.chat_request import to_turn
-from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import ChoiceAssembler, TextOut
 from bridge.translate.thinking import KeptThinking, ReasoningOut, SignedThinking
 from bridge.validation import parse_chat_request

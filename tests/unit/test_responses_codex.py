@@ -13,10 +13,10 @@ from bridge.responses.build import ResponseBuilder
 from bridge.responses.items import input_items
 from bridge.responses.request import parse_responses_request, response_id
 from bridge.responses.tools import Named, parse_tools
-from bridge.schemas import Usage
 from bridge.seal import Sealer
 from bridge.translate.choice import Finished, ToolCallArgs, ToolCallBegin
 from bridge.translate.thinking import KeptThinking, SignedThinking
+from bridge.translate.usage import TurnUsage
 
 FN = {"type": "function", "name": "close_agent", "parameters": {"type": "object", "properties": {}}}
 
@@ -136,7 +136,7 @@ def test_output_calls_in_the_shape_codex_dispatches_on() -> None:
             ToolCallArgs(0, '{"a":1}'),
             ToolCallBegin(1, "c2", "apply_patch"),
             ToolCallArgs(1, json.dumps({"input": "*** Begin"})),
-            Finished("tool_calls", Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2)),
+            Finished("tool_calls", TurnUsage(input_tokens=1, output_tokens=1)),
         ]
     )
     fc, ctc, sealed = builder.output

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from bridge.convert import chunk_json, to_json
+from bridge.chat.build import ChunkBuilder, CompletionBuilder
+from bridge.json_boundary import chunk_json, to_json
 from bridge.translate.chat_request import to_turn
-from bridge.translate.chat_response import ChunkBuilder, CompletionBuilder
 from bridge.translate.choice import (
     ChoiceAssembler,
     Finished,
@@ -159,8 +159,8 @@ def test_usage_counts_cache_as_prompt() -> None:
         }
     )
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (117, 3, 120)
-    assert usage.prompt_tokens_details.cached_tokens == 100
-    assert usage.completion_tokens_details.reasoning_tokens == 1
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (10, 100, 7)
+    assert usage.thinking_tokens == 1
 
 
 def test_deltas_then_the_duplicate_whole_message_give_the_text_once() -> None:

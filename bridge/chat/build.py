@@ -8,7 +8,6 @@ from typing import Any
 
 import attrs
 
-from bridge.convert import to_json
 from bridge.schemas import (
     AnnotationOut,
     AssistantMessageOut,
@@ -22,7 +21,6 @@ from bridge.schemas import (
     ToolCallDelta,
     ToolCallOut,
     UrlCitationOut,
-    Usage,
 )
 from bridge.translate.choice import (
     Finished,
@@ -32,7 +30,7 @@ from bridge.translate.choice import (
     ToolCallBegin,
 )
 from bridge.translate.thinking import ReasoningOut
-from bridge.translate.usage import sum_usage
+from bridge.translate.usage import TurnUsage, openai_usage, sum_usage
 from bridge.translate.websearch import Citations
 
 
@@ -132,19 +130,11 @@ class CompletionBuilder:
             )
         return Choice(index=index, message=message, finish_reason=reason)
 
-    def answer(self, index: int) -> dict[str, Any] | None:
-        """A finished choice's message as a chat message (None while unfinished)."""
-        state = self._choices.get(index)
-        if state is None or state.finished is None:
-            return None
-        message = to_json(self._choice(index).message)
-        return {k: v for k, v in message.items() if v is not None}
-
     def build(self) -> ChatCompletion:
         choices = tuple(self._choice(i) for i in range(self.n))
         usages = [s.finished.usage for s in self._choices.values() if s.finished is not None]
         return ChatCompletion(
-            id=self.id, created=self.created, model=self.model, choices=choices, usage=sum_usage(usages)
+            id=self.id, created=self.created, model=self.model, choices=choices, usage=openai_usage(sum_usage(usages))
         )
 
 
@@ -157,7 +147,7 @@ class ChunkBuilder:
     legacy_functions: bool = False
     id: str = attrs.field(factory=completion_id)
     created: int = attrs.field(factory=lambda: int(time.time()))
-    _usages: list[Usage] = attrs.field(factory=list)
+    _usages: list[TurnUsage] = attrs.field(factory=list)
     _reasoning: dict[int, _Reasoning] = attrs.field(factory=dict)
     estimated: bool = False
 
@@ -211,7 +201,7 @@ class ChunkBuilder:
         if not self.include_usage:
             return None
         return ChatCompletionChunk(
-            id=self.id, created=self.created, model=self.model, choices=(), usage=sum_usage(self._usages)
+            id=self.id, created=self.created, model=self.model, choices=(), usage=openai_usage(sum_usage(self._usages))
         )
 
 

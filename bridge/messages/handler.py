@@ -5,9 +5,7 @@ no sessions here. Errors come in Anthropic's shape (the error middleware chooses
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import attrs
@@ -15,23 +13,18 @@ import structlog
 from aiohttp import web
 
 from bridge import appkeys
-from bridge.errors import ApiError, anthropic_error
-from bridge.messages.build import MessageBuilder
+from bridge.http.body import read_json
+from bridge.messages.render import MessagesFrontEnd, messages_headers
 from bridge.messages.request import MessagesRequest, parse_messages_request
-from bridge.routes.body import read_json
-from bridge.routes.chat import ESTIMATED_HEADER, count_usage, failure, response_headers
-from bridge.routes.sse import open_stream
-from bridge.routes.turns import resolve_model, start
-from bridge.schemas import ChatCompletionRequest
-from bridge.storage.base import StoreError
 from bridge.tokens import estimate_tokens
 from bridge.translate.chat_request import to_turn
-from bridge.translate.choice import Output, StructuredOutputError
+from bridge.turns import drive
+from bridge.turns.headers import ESTIMATED_HEADER
+from bridge.turns.service import resolve_model, start_turn
 from supervisor.count import context_usage, total_tokens
-from supervisor.errors import ControlError, SupervisorError
+from supervisor.errors import ControlError
 
 log = structlog.get_logger(__name__)
-FORMAT_PARAM = "output_config.format"
 
 
 def _parse(request: web.Request, body: Any, *, counting: bool = False) -> MessagesRequest:
@@ -62,69 +55,10 @@ def _thinking_not_applied(request: web.Request, req: MessagesRequest) -> bool:
     return req.thinking == "enabled" or not info.get("supportsThinkingOff")
 
 
-def _headers(request: web.Request, chat: ChatCompletionRequest, estimated: bool = False) -> dict[str, str]:
-    headers = response_headers(request, chat, estimated=estimated, output_field="output_tokens")
-    headers["request-id"] = headers["X-Request-ID"]  # where Anthropic's clients look for it
-    return headers
-
-
 async def create(request: web.Request) -> web.StreamResponse:
     req = _parse(request, await read_json(request))
-    chat = req.chat
-    outputs, hold = start(request, chat)
-    builder = MessageBuilder(model=chat.model)
-    async with contextlib.aclosing(outputs):
-        try:
-            if chat.stream:
-                return await _stream(request, chat, builder, outputs)
-            try:
-                async for _, items in outputs:
-                    request.app[appkeys.METRICS].first_output(request)
-                    builder.feed(items)
-            except StructuredOutputError as exc:
-                raise failure(exc, FORMAT_PARAM) from None
-            message = builder.snapshot()
-            _count(request, message["usage"])
-            return web.json_response(message, headers=_headers(request, chat, builder.estimated))
-        finally:
-            # The process keeps the conversation for the client's next request, or is rewound.
-            hold.finish(builder.assistant_message())
-
-
-def _count(request: web.Request, usage: dict[str, Any]) -> None:
-    prompt = usage["input_tokens"] + usage["cache_read_input_tokens"] + usage["cache_creation_input_tokens"]
-    count_usage(request, prompt, usage["output_tokens"])
-
-
-async def _stream(
-    request: web.Request,
-    chat: ChatCompletionRequest,
-    builder: MessageBuilder,
-    outputs: AsyncGenerator[tuple[int, list[Output]], None],
-) -> web.StreamResponse:
-    first = await anext(outputs, None)  # a turn that fails before any output gets a real status
-    request.app[appkeys.METRICS].first_output(request)
-    async with open_stream(request, _headers(request, chat)) as sse:
-
-        async def send(items: list[Output]) -> None:
-            for name, data in builder.feed(items):
-                await sse.send(json.dumps(data, ensure_ascii=False, separators=(",", ":")), event=name)
-
-        try:
-            if first is not None:
-                await send(first[1])
-            async for _, items in outputs:
-                await send(items)
-            _count(request, builder.snapshot()["usage"])
-        except (ApiError, SupervisorError, StructuredOutputError, StoreError) as exc:
-            err = failure(exc, FORMAT_PARAM)
-            log.info("stream_failed", status=err.status, code=err.code, error=err.message[:300])
-            _, body = anthropic_error(err, request.get(appkeys.REQUEST_ID))
-            with contextlib.suppress(ConnectionResetError):
-                await sse.send(json.dumps(body, ensure_ascii=False), event="error")
-        except ConnectionResetError:
-            log.info("client_disconnected")
-    return sse
+    turn = start_turn(request, req.chat)
+    return await drive.answer(request, turn, MessagesFrontEnd(request, req.chat), stream=req.chat.stream)
 
 
 async def count_tokens(request: web.Request) -> web.Response:
@@ -132,7 +66,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     req = _parse(request, await read_json(request), counting=True)
     chat = req.chat
     spec = to_turn(chat, resolve_model(request, chat.model), request.app[appkeys.CONFIG].cli_tools)
-    headers = {k: v for k, v in _headers(request, chat).items() if k != ESTIMATED_HEADER}
+    headers = {k: v for k, v in messages_headers(request, chat).items() if k != ESTIMATED_HEADER}
     estimated: list[str] = []
     # The CLI's count leaves tool definitions out anyway; not listing them keeps a process that
     # has none free to take any later tool set (see supervisor.placement).

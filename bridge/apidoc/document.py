@@ -57,7 +57,7 @@ def _type(tp: Any, found: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def model_schema(cls: type, found: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The JSON an attrs response model unstructures to (see bridge.convert), registered in `found`."""
+    """The JSON an attrs response model unstructures to (see bridge.json_boundary), registered in `found`."""
     if cls.__name__ in found:
         return found[cls.__name__]
     found[cls.__name__] = {}  # placeholder against recursion

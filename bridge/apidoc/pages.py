@@ -16,7 +16,7 @@ from aiohttp_swagger3 import ReDocUiSettings, SwaggerUiSettings
 from aiohttp_swagger3.routes import _SWAGGER_SPECIFICATION
 from aiohttp_swagger3.swagger import Swagger
 
-from bridge.openapi_doc import build
+from bridge.apidoc.document import build
 
 DOC_PATHS = ("/docs", "/redoc")
 # The pages run inline scripts and styles of their own and ReDoc starts a worker from a blob;

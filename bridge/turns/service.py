@@ -1,11 +1,8 @@
-"""Runs the n choices of one request and merges their outputs in arrival order."""
+"""Starts a request's turn (its choices) on the pool: model, translation, the held conversation, spend."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, Callable, Mapping
-from typing import Any
 
 import attrs
 import structlog
@@ -19,108 +16,14 @@ from bridge.schemas import ChatCompletionRequest
 from bridge.spend.estimate import turn_cost
 from bridge.spend.ledger import Meter
 from bridge.thinking_cache import Call
-from bridge.translate.chat_request import answer_line, instruction, to_turn
-from bridge.translate.choice import ChoiceAssembler, Output, ToolCallArgs, ToolCallBegin
+from bridge.translate.chat_request import instruction, to_turn
+from bridge.translate.choice import ChoiceAssembler, Output
 from bridge.translate.conversation import split
 from bridge.translate.forced import forced_call
 from bridge.translate.thinking import KeptThinking, SignedThinking
-from bridge.validation.content import parse_messages
-from supervisor.admission import Admission
+from bridge.turns.choices import ChoiceRun, run_choices
 from supervisor.auth import classify
-from supervisor.events import Result
 from supervisor.runner import Lease, TurnRunner
-from supervisor.turn import TurnSpec
-
-Keep = Callable[[KeptThinking, list[Call]], None]
-
-
-@attrs.define
-class _Calls:
-    """The client tool calls one choice handed out (id, name, arguments), for the thinking kept with them."""
-
-    _made: dict[int, tuple[str, str, list[str]]] = attrs.field(factory=dict)
-
-    def see(self, out: Output) -> None:
-        if isinstance(out, ToolCallBegin):
-            self._made[out.index] = (out.id, out.name, [])
-        elif isinstance(out, ToolCallArgs) and out.index in self._made:
-            self._made[out.index][2].append(out.text)
-
-    def of(self, call_ids: tuple[str, ...]) -> list[Call]:
-        return [Call.of(i, name, "".join(args)) for i, name, args in self._made.values() if i in call_ids]
-
-
-async def _one(
-    runner: TurnRunner,
-    spec: TurnSpec,
-    assembler: ChoiceAssembler,
-    lease: Lease | None = None,
-    on_result: Callable[[Result], None] | None = None,
-    keep: Keep | None = None,
-    admission: Admission | None = None,
-) -> AsyncGenerator[list[Output], None]:
-    # Closing the runner's generator early (a stop sequence was hit) interrupts the turn.
-    calls = _Calls()
-    async with contextlib.aclosing(runner.stream(spec, lease, on_result, admission)) as events:
-        async for event in events:
-            outputs: list[Output] = []
-            for out in assembler.feed(event):
-                if isinstance(out, KeptThinking):
-                    if keep is not None:
-                        keep(out, calls.of(out.call_ids))  # for the tool round trip; never shown to the client
-                else:
-                    calls.see(out)
-                    outputs.append(out)
-            if outputs:
-                yield outputs
-            if assembler.done:
-                return
-
-
-async def run_choices(
-    runner: TurnRunner,
-    spec: TurnSpec,
-    n: int,
-    make: Callable[[], ChoiceAssembler],
-    lease: Lease | None = None,
-    on_result: Callable[[Result], None] | None = None,
-    keep: Keep | None = None,
-    admission: Admission | None = None,
-) -> AsyncGenerator[tuple[int, list[Output]], None]:
-    """Yields (choice index, outputs). n > 1 runs n independent turns on n slots at once."""
-    if n == 1:  # inline: no task hop, and log context (slot_id) stays with the request
-        async with contextlib.aclosing(_one(runner, spec, make(), lease, on_result, keep, admission)) as outputs:
-            async for item in outputs:
-                yield 0, item
-        return
-    queue: asyncio.Queue[tuple[int, list[Output] | BaseException | None]] = asyncio.Queue()
-
-    async def produce(index: int) -> None:
-        try:
-            async with contextlib.aclosing(
-                _one(runner, spec, make(), on_result=on_result, keep=keep, admission=admission)
-            ) as outputs:
-                async for item in outputs:
-                    queue.put_nowait((index, item))
-            queue.put_nowait((index, None))
-        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            queue.put_nowait((index, exc))
-
-    tasks = [asyncio.create_task(produce(i), name=f"choice-{i}") for i in range(n)]
-    remaining = n
-    try:
-        while remaining:
-            index, got = await queue.get()
-            if got is None:
-                remaining -= 1
-            elif isinstance(got, BaseException):
-                raise got
-            else:
-                yield index, got
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def resolve_model(request: web.Request, model: str) -> str:
@@ -133,29 +36,34 @@ def resolve_model(request: web.Request, model: str) -> str:
 
 
 @attrs.define
-class Hold:
+class HeldConversation:
     """A single-choice turn whose process may keep the conversation for the owner's next turn.
 
-    The caller reports the answer it returned (`finish`); the process keeps the conversation
-    only if the turn ran to its end and the answer is exactly what the model said (no stop
-    sequence or token limit cut it, no tool call was left out), so that the client's echo of
-    it names what the process holds.
+    The front end reports whether it returned the finished answer (`finish`); the process keeps
+    the conversation only if the turn ran to its end and the answer is exactly what the model
+    said (no stop sequence or token limit cut it, no tool call was left out), so that the
+    client's echo of it names what the process holds. The line it keeps is the choice's own
+    record of its answer (bridge.turns.choices), whatever API rendered it.
     """
 
     runner: TurnRunner
-    assembler: ChoiceAssembler | None = None
+    choice: ChoiceRun | None = None
     lease: Lease = attrs.field(factory=Lease)
 
-    def finish(self, message: dict[str, Any] | None) -> None:
+    def finish(self, answered: bool) -> None:
         line = None
-        if message is not None and self.assembler is not None and self.assembler.faithful:
-            try:
-                (parsed,) = parse_messages([{k: v for k, v in message.items() if v is not None}])
-            except InvalidRequest:
-                parsed = None
-            line = answer_line(parsed) if parsed is not None else None
+        if answered and self.choice is not None and self.choice.assembler.faithful:
+            line = self.choice.record.answer_line()
         structlog.contextvars.bind_contextvars(held=line is not None and self.lease.slot is not None)
         self.runner.finish(self.lease, line)
+
+
+@attrs.frozen
+class Turn:
+    """A started turn: its outputs, (choice index, outputs) in arrival order, and its conversation."""
+
+    outputs: AsyncGenerator[tuple[int, list[Output]], None]
+    held: HeldConversation
 
 
 def namespace(request: web.Request, session_id: str | None) -> str:
@@ -180,7 +88,7 @@ def _check_capacity(n: int, size: int, max_queue: int) -> None:
         )
 
 
-def start(
+def start_turn(
     request: web.Request,
     chat: ChatCompletionRequest,
     session_id: str | None = None,
@@ -188,10 +96,10 @@ def start(
     kept: Mapping[str, SignedThinking] | None = None,
     on_kept: Callable[[KeptThinking], None] | None = None,
     hint: str | None = None,
-) -> tuple[AsyncGenerator[tuple[int, list[Output]], None], Hold]:
+) -> Turn:
     """Resolves the model, translates the request and starts its choices (shared by all three APIs).
 
-    The caller must call `hold.finish` with the answer it returned (or None) once it is done.
+    The caller must call `turn.held.finish` once it is done (bridge.turns.drive does).
     Every Result of its turns adds to the caller's spend. Claude's thinking is returned when the
     request asks for reasoning (or SHOW_REASONING); the signed thinking of the tool calls in the
     history is put back in front of them: those the client carried back (`kept`, sealed
@@ -230,18 +138,20 @@ def start(
     spec = attrs.evolve(spec, namespace=namespace(request, session_id), hold=holdable)
     if hint is not None:
         structlog.contextvars.bind_contextvars(client_conversation=hint[:64])
-    hold = Hold(request.app[appkeys.RUNNER])
+    held = HeldConversation(request.app[appkeys.RUNNER])
 
-    def assembler() -> ChoiceAssembler:
-        made = ChoiceAssembler(
-            json_schema=spec.profile.json_schema,
-            stops=chat.stop,
-            parallel_tool_calls=chat.parallel_tool_calls,
-            forced=forced,
-            tool_names=offered,
-            show_reasoning=show,
+    def choice() -> ChoiceRun:
+        made = ChoiceRun(
+            ChoiceAssembler(
+                json_schema=spec.profile.json_schema,
+                stops=chat.stop,
+                parallel_tool_calls=chat.parallel_tool_calls,
+                forced=forced,
+                tool_names=offered,
+                show_reasoning=show,
+            )
         )
-        hold.assembler = made
+        held.choice = made
         return made
 
     if classify(pool.cli_account).missing:
@@ -253,11 +163,11 @@ def start(
             on_kept(out)
 
     meter = Meter(request.app[appkeys.LEDGER], request[appkeys.ACCOUNT])
-    lease = hold.lease if holdable else None
+    lease = held.lease if holdable else None
     # Each turn's process is granted within the key's KEY_CONCURRENCY, and its budget is checked
     # again then, with what the key's running turns may still cost (bridge.spend.guard).
     admission = request.app[appkeys.BUDGETS].admission(
         request[appkeys.ACCOUNT], request.get(CLIENT, request.remote or ""), lambda: turn_cost(spec, pool.cli_models)
     )
-    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, assembler, lease, meter.on_result, keep, admission)
-    return outputs, hold
+    outputs = run_choices(request.app[appkeys.RUNNER], spec, chat.n, choice, lease, meter.on_result, keep, admission)
+    return Turn(outputs, held)

@@ -1,0 +1,1 @@
+"""The chat completions front end: POST /v1/chat/completions, its sessions and its chunks."""
