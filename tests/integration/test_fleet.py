@@ -14,20 +14,9 @@ from typing import Any
 import httpx
 
 from supervisor.slot import Slot, SlotState
-from tests.fake_upstream import Recorded, block_text
+from tests.fake_upstream import block_text
+from tests.held_conversations import convo, expected, turns
 from tests.sample_tools import WEATHER
-
-
-def convo(req: Recorded) -> list[tuple[str, str]]:
-    return [(m["role"], block_text(m["content"])) for m in req.messages if m["role"] != "system"]
-
-
-def expected(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(m["role"], m["content"]) for m in messages if m["role"] not in ("system", "developer")]
-
-
-def turns(logs: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    return [(e["resumed_lines"], e["replayed_lines"]) for e in logs if e["event"] == "request"]
 
 
 def seated(bridge: Any) -> list[Slot]:

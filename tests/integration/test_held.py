@@ -8,20 +8,9 @@ import json
 import random
 from typing import Any
 
-from tests.fake_upstream import Recorded, block_text
+from tests.fake_upstream import Recorded
+from tests.held_conversations import convo, expected, turns
 from tests.sample_tools import TIME, WEATHER, call
-
-
-def convo(req: Recorded) -> list[tuple[str, str]]:
-    return [(m["role"], block_text(m["content"])) for m in req.messages if m["role"] != "system"]
-
-
-def expected(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(m["role"], m["content"]) for m in messages if m["role"] not in ("system", "developer")]
-
-
-def turns(logs: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    return [(e["resumed_lines"], e["replayed_lines"]) for e in logs if e["event"] == "request"]
 
 
 def tool_names(req: Recorded) -> list[str]:
