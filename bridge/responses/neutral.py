@@ -149,7 +149,9 @@ def neutral_request(checked: Checked, limits: Limits, web: bool) -> ChatCompleti
     max_tokens = None if max_output is None else integer("max_completion_tokens", max_output, 1, 128_000)
     effort = reasoning_effort(checked.effort)
 
-    knobs = {**body, "verbosity": checked.verbosity, "store": None}  # `store` is the Responses API's own
+    # The chat API's knobs a Responses request can carry (`store` is the Responses API's own).
+    knobs = {name: body.get(name) for name in UNAPPLIED if name != "store"}
+    knobs["verbosity"] = checked.verbosity
     unapplied = []
     for name in UNAPPLIED:
         if knobs.get(name) is not None:
