@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 from aiohttp import web
 
 from bridge import appkeys
@@ -15,7 +14,6 @@ from bridge.responses.sealing import sealed_reasoning, sealing
 from bridge.responses.stored import with_stored
 from bridge.turns import drive
 from bridge.turns.service import start_turn
-from bridge.validation import parse_chat_request
 
 AFFINITY_HEADER = "X-Bridge-Affinity"  # set by the shipped nginx: the token it routed this request by
 
@@ -26,9 +24,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     new_id = response_id(request.headers.get(AFFINITY_HEADER))
     limits = request.app[appkeys.CONFIG].limits
     req = parse_responses_request(body, previous, new_id, searchable, limits)
-    chat = parse_chat_request(req.chat_body, limits, web=searchable, messages_param="input", tool_images=True)
-    if req.unapplied:
-        chat = attrs.evolve(chat, unapplied=(*chat.unapplied, *req.unapplied))
+    chat = req.chat
     kept, made = await sealed_reasoning(request, req)
     seal = await sealing(request, made) if req.encrypted_reasoning else None
     builder = ResponseBuilder(id=new_id, echo=req.echo, names=req.names, seal=seal)

@@ -1,7 +1,8 @@
-"""A Responses API request -> a chat-completions body, plus what the response must echo. Pure.
+"""A Responses API request -> the neutral request, plus what the response must echo. Pure.
 
-The chat body then goes through the same validation and translation as /v1/chat/completions,
-so tools, structured output, images and limits behave identically on both APIs.
+The wire request's own fields are checked here; what it shares with /v1/chat/completions (tools,
+structured output, images, limits) is checked once, by the chat API's checkers, in
+bridge.responses.neutral, so both APIs behave identically there.
 """
 
 from __future__ import annotations
@@ -15,27 +16,17 @@ import attrs
 from bridge.errors import InvalidRequest
 from bridge.responses.items import Sealed, input_items
 from bridge.responses.items import item_id as item_id  # re-exported: ids are made here for the route
+from bridge.responses.neutral import Checked, neutral_request
 from bridge.responses.tools import WEB_SEARCH_TOOLS, Named, echo_tool, parse_tools
+from bridge.schemas import ChatCompletionRequest
 from bridge.validation.common import integer, invalid_type, missing, require_object, unsupported
 from bridge.validation.limits import Limits, check_count
 
-# Passed to the chat-completions validation, which applies them, reports them as not applied
-# (X-Bridge-Unapplied-Params) or refuses them, exactly as on /v1/chat/completions.
-PASSED_ON = (
-    "model",
-    "parallel_tool_calls",
-    "temperature",
-    "top_p",
-    "user",
-    "metadata",
-    "service_tier",
-    "safety_identifier",
-    "prompt_cache_key",
-    "prompt_cache_retention",
-    "prompt_cache_options",
-    "moderation",
-    "top_logprobs",
-)
+# model, parallel_tool_calls, temperature, top_p, user, metadata, service_tier, safety_identifier,
+# prompt_cache_key, prompt_cache_retention, prompt_cache_options, moderation and top_logprobs are
+# checked as /v1/chat/completions checks them (bridge.responses.neutral): applied, reported as not
+# applied (X-Bridge-Unapplied-Params) or refused.
+
 # OpenAI-side state and features the bridge does not have.
 REFUSED = {
     "conversation": "OpenAI conversations are not available; continue with previous_response_id.",
@@ -104,7 +95,7 @@ def response_id(affinity: str | None) -> str:
 
 @attrs.frozen
 class ResponsesRequest:
-    chat_body: dict[str, Any]
+    chat: ChatCompletionRequest  # the neutral request the turn service answers
     input_items: list[dict[str, Any]]  # as stored and listed by /input_items, each with an id
     new_messages: list[dict[str, Any]]  # chat messages this request adds to the conversation
     echo: dict[str, Any]  # request fields the response object repeats
@@ -115,7 +106,6 @@ class ResponsesRequest:
     names: dict[str, Named] = attrs.field(factory=dict)  # function offered to Claude -> the client's tool
     sealed: list[Sealed] = attrs.field(factory=list)  # encrypted_content of the reasoning items in `input`
     encrypted_reasoning: bool = False  # include: reasoning.encrypted_content
-    unapplied: tuple[str, ...] = ()  # for X-Bridge-Unapplied-Params, beside the chat request's own
 
 
 def _include(raw: Any) -> tuple[bool, tuple[str, ...]]:
@@ -193,6 +183,7 @@ def parse_responses_request(
     `web`: the bridge runs in `web` security mode, where a web search tool is accepted.
     `limits`: MAX_MESSAGES counts the stored conversation with the new input items.
     """
+    limits = limits or Limits()
     body = require_object(body, KNOWN)
     if body.get("background"):
         raise unsupported("background", "background responses are not available.")
@@ -213,34 +204,31 @@ def parse_responses_request(
     if not isinstance(stream, bool):
         raise invalid_type("stream", "a boolean", stream)
     if isinstance(body["input"], list):
-        check_count([*previous, *body["input"]], limits or Limits(), "input")
+        check_count([*previous, *body["input"]], limits, "input")
     parsed = input_items(body["input"], response_id)
     messages = parsed.messages
-    chat: dict[str, Any] = {k: body[k] for k in PASSED_ON if body.get(k) is not None}
     system = [{"role": "system", "content": instructions}] if instructions else []
-    chat["messages"] = [*system, *previous, *messages]
     plan = parse_tools(body.get("tools"), web)
-    if plan.functions:
-        chat["tools"] = plan.functions
-    if plan.web_search is not None:
-        chat["web_search_options"] = plan.web_search
     encrypted, unapplied = _include(body.get("include"))
     unapplied += plan.unapplied
     if body.get("client_metadata") is not None:
         _client_metadata(body["client_metadata"])
         unapplied += ("client_metadata",)
-    if body.get("tool_choice") is not None:
-        chat["tool_choice"] = _tool_choice(body["tool_choice"])
+    tool_choice = None if body.get("tool_choice") is None else _tool_choice(body["tool_choice"])
     response_format = _format(body.get("text"))
-    if response_format is not None:
-        chat["response_format"] = response_format
-    if isinstance(body.get("text"), dict) and body["text"].get("verbosity") is not None:
-        chat["verbosity"] = body["text"]["verbosity"]
-    if body.get("max_output_tokens") is not None:
-        chat["max_completion_tokens"] = body["max_output_tokens"]
+    verbosity = body["text"].get("verbosity") if isinstance(body.get("text"), dict) else None
     reasoning, show_reasoning = _reasoning(body.get("reasoning"))
-    if reasoning["effort"] is not None:
-        chat["reasoning_effort"] = reasoning["effort"]
+    checked = Checked(
+        body,
+        [*system, *previous, *messages],
+        plan,
+        tool_choice,
+        response_format,
+        verbosity,
+        reasoning["effort"],
+        unapplied,
+    )
+    chat = neutral_request(checked, limits, web)
     echo = {
         "instructions": instructions,
         "max_output_tokens": body.get("max_output_tokens"),
@@ -271,5 +259,4 @@ def parse_responses_request(
         names=plan.names,
         sealed=parsed.sealed,
         encrypted_reasoning=encrypted,
-        unapplied=unapplied,
     )

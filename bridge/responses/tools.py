@@ -1,4 +1,4 @@
-"""The Responses API's `tools` -> chat function tools, and the names that map the calls back. Pure.
+"""The Responses API's `tools` -> the functions offered to Claude, and the names that map the calls back. Pure.
 
 Claude sees one flat list of functions. A `namespace` tool (a named group of functions, as Codex
 CLI offers its sub-agent tools) is offered as one function per member, named
@@ -17,7 +17,7 @@ import attrs
 
 from bridge.errors import InvalidRequest
 from bridge.validation.common import invalid_type, max_items, missing, unsupported
-from bridge.validation.tools import MAX_TOOLS, NAME
+from bridge.validation.tools import MAX_TOOLS, NAME, NO_PARAMETERS
 
 WEB_SEARCH_TOOLS = ("web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11")
 SEPARATOR = "__"
@@ -39,8 +39,19 @@ class Named:
 
 
 @attrs.frozen
+class Offer:
+    """A function offered to Claude, as the client declared it: its description and parameters are
+    checked once, where the neutral request is made (bridge.responses.neutral), in the order the
+    chat completions API checks them."""
+
+    name: str  # model-facing, already checked
+    description: Any
+    parameters: Any
+
+
+@attrs.frozen
 class ToolPlan:
-    functions: list[dict[str, Any]]  # chat-completions tools
+    functions: list[Offer]
     web_search: dict[str, Any] | None  # chat web_search_options; None: no web search offered
     names: dict[str, Named]  # model-facing name -> the client's tool, for every function offered
     unapplied: tuple[str, ...] = ()
@@ -60,12 +71,13 @@ def _web_search_tool(param: str, tool: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def _function(param: str, tool: dict[str, Any], name: str) -> dict[str, Any]:
-    function = {k: tool[k] for k in ("description", "parameters") if tool.get(k) is not None}
-    return {"type": "function", "function": {"name": name, **function}}
+def _function(tool: dict[str, Any], name: str) -> Offer:
+    description = tool.get("description")
+    parameters = tool.get("parameters")
+    return Offer(name, "" if description is None else description, NO_PARAMETERS if parameters is None else parameters)
 
 
-def _custom(param: str, tool: dict[str, Any], name: str) -> tuple[dict[str, Any], bool]:
+def _custom(param: str, tool: dict[str, Any], name: str) -> tuple[Offer, bool]:
     """(the function, whether a `format` constraint was left unapplied)."""
     description = tool.get("description") or ""
     if not isinstance(description, str):
@@ -77,8 +89,7 @@ def _custom(param: str, tool: dict[str, Any], name: str) -> tuple[dict[str, Any]
     if constrained and isinstance(fmt, dict) and isinstance(fmt.get("definition"), str):
         # Claude cannot be held to a grammar; it is shown the grammar and told to follow it.
         description += f"\n\nThe input must follow this {fmt.get('syntax', '')} grammar:\n{fmt['definition']}"
-    function = {"name": name, "description": description.strip(), "parameters": CUSTOM_INPUT}
-    return {"type": "function", "function": function}, constrained
+    return Offer(name, description.strip(), CUSTOM_INPUT), constrained
 
 
 def _name(param: str, raw: Any) -> str:
@@ -100,7 +111,7 @@ def parse_tools(raw: Any, web: bool) -> ToolPlan:
     if not isinstance(raw, list):
         raise invalid_type("tools", "an array", raw)
     max_items("tools", raw, MAX_TOOLS)
-    functions: list[dict[str, Any]] = []
+    functions: list[Offer] = []
     names: dict[str, Named] = {}
     unapplied: list[str] = []
     search: dict[str, Any] | None = None
@@ -123,7 +134,7 @@ def parse_tools(raw: Any, web: bool) -> ToolPlan:
                 code="duplicate_tool_name",
             )
         if kind == "function":
-            functions.append(_function(param, tool, model_name))
+            functions.append(_function(tool, model_name))
             names[model_name] = Named(name, namespace)
         elif kind == "custom":
             function, constrained = _custom(param, tool, model_name)

@@ -84,13 +84,13 @@ KNOWN = {
 }
 
 
-def _is_neutral(name: str, value: Any) -> bool:
+def is_neutral(name: str, value: Any) -> bool:
     if value is None or value is False:
         return True
     return name == "logit_bias" and value == {}
 
 
-def _check_unapplied(name: str, value: Any) -> None:
+def check_unapplied(name: str, value: Any) -> None:
     if name in RANGES:
         number(name, value, *RANGES[name])
     elif name == "seed":
@@ -119,7 +119,7 @@ def _stop(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(raw))
 
 
-def _web_search_options(raw: Any) -> tuple[str, ...]:
+def web_search_options(raw: Any) -> tuple[str, ...]:
     """Checks web_search_options; returns the sub-options the CLI's WebSearch cannot apply."""
     if not isinstance(raw, dict):
         raise invalid_type("web_search_options", "an object", raw)
@@ -139,17 +139,26 @@ def _web_search_options(raw: Any) -> tuple[str, ...]:
     return tuple(f"web_search_options.{k}" for k in ("search_context_size", "user_location") if raw.get(k) is not None)
 
 
+def reasoning_effort(effort: Any) -> str | None:
+    """`reasoning_effort` as sent (None: not sent), checked; EFFORTS maps it to the CLI's."""
+    if effort is not None and not isinstance(effort, str):
+        raise invalid_type("reasoning_effort", "a string", effort)
+    if effort is not None and effort not in EFFORTS:
+        raise InvalidRequest(
+            f"Invalid value: '{effort}'. Supported values are: {', '.join(repr(e) for e in EFFORTS)}.",
+            param="reasoning_effort",
+            code="invalid_value",
+        )
+    return effort
+
+
 def parse_chat_request(
     body: Any,
     limits: Limits | None = None,
     *,
     web: bool = False,
-    messages_param: str = "messages",
-    tool_images: bool = False,
 ) -> ChatCompletionRequest:
-    """`web`: the bridge runs in `web` security mode, where web search is available.
-    `messages_param` names the conversation in limit errors (`input` for the Responses API).
-    `tool_images`: tool results may hold images (the Responses API's tool outputs may)."""
+    """`web`: the bridge runs in `web` security mode, where web search is available."""
     limits = limits or Limits()
     body = require_object(body, KNOWN)
     model = body.get("model")
@@ -157,9 +166,9 @@ def parse_chat_request(
         raise missing("model")
     if not isinstance(model, str):
         raise invalid_type("model", "a string", model)
-    check_count(body.get("messages"), limits, messages_param)
-    messages = parse_messages(body.get("messages"), tool_images)
-    check_replay(messages, limits, messages_param)
+    check_count(body.get("messages"), limits)
+    messages = parse_messages(body.get("messages"))
+    check_replay(messages, limits)
 
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
@@ -185,9 +194,9 @@ def parse_chat_request(
     web_unapplied: tuple[str, ...] = ()
     web_search = web and body.get("web_search_options") is not None
     if web_search:
-        web_unapplied = _web_search_options(body["web_search_options"])
+        web_unapplied = web_search_options(body["web_search_options"])
     for name, why in REFUSED.items():
-        if not _is_neutral(name, body.get(name)) and not (name == "web_search_options" and web_search):
+        if not is_neutral(name, body.get(name)) and not (name == "web_search_options" and web_search):
             raise unsupported(name, why)
     modalities = body.get("modalities")
     if modalities is not None and modalities != ["text"]:
@@ -208,20 +217,12 @@ def parse_chat_request(
             max_tokens = integer(name, body[name], 1, 128_000)
     if body.get("max_completion_tokens") is not None:
         max_tokens = int(body["max_completion_tokens"])
-    effort = body.get("reasoning_effort")
-    if effort is not None and not isinstance(effort, str):
-        raise invalid_type("reasoning_effort", "a string", effort)
-    if effort is not None and effort not in EFFORTS:
-        raise InvalidRequest(
-            f"Invalid value: '{effort}'. Supported values are: {', '.join(repr(e) for e in EFFORTS)}.",
-            param="reasoning_effort",
-            code="invalid_value",
-        )
+    effort = reasoning_effort(body.get("reasoning_effort"))
 
     unapplied = []
     for name in UNAPPLIED:
         if body.get(name) is not None:
-            _check_unapplied(name, body[name])
+            check_unapplied(name, body[name])
             unapplied.append(name)
 
     check_tool_answers(messages)

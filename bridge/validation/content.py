@@ -39,7 +39,11 @@ def _image(param: str, part: dict[str, Any]) -> ImagePart:
         raise missing(f"{param}.image_url")
     if not isinstance(url, str):
         raise invalid_type(f"{param}.image_url.url", "a string", url)
-    where = f"{param}.image_url.url"
+    return image_url(f"{param}.image_url.url", url)
+
+
+def image_url(where: str, url: str) -> ImagePart:
+    """An image part's URL, which must be an inline image (a `data:` URL): `where` names the URL."""
     if url.startswith(("http://", "https://")):
         raise InvalidRequest(
             "Image URLs are not fetched by this bridge: send the image inline as a data URL "
@@ -78,6 +82,24 @@ def image_part(where: str, media_type: str, data: str) -> ImagePart:
     return ImagePart(media_type, data)
 
 
+def part_not_here(where: str, kind: Any) -> InvalidRequest:
+    """A content part of a kind this message's role cannot hold (an image in an assistant message)."""
+    return InvalidRequest(
+        f"Content parts of type '{kind}' are not supported in this message.",
+        param=f"{where}.type",
+        code="unsupported_content_type",
+    )
+
+
+def empty_content(param: str) -> InvalidRequest:
+    """`param` names the message; its `content` is an empty array."""
+    return InvalidRequest(
+        f"Invalid '{param}.content': empty array. Expected an array with minimum length 1.",
+        param=f"{param}.content",
+        code="empty_array",
+    )
+
+
 def _parts(param: str, content: list[Any], *, images: bool) -> tuple[Part, ...]:
     parts: list[Part] = []
     for j, part in enumerate(content):
@@ -93,11 +115,7 @@ def _parts(param: str, content: list[Any], *, images: bool) -> tuple[Part, ...]:
         elif kind == "image_url" and images:
             parts.append(_image(where, part))
         elif kind in ("image_url", "input_audio", "file"):
-            raise InvalidRequest(
-                f"Content parts of type '{kind}' are not supported in this message.",
-                param=f"{where}.type",
-                code="unsupported_content_type",
-            )
+            raise part_not_here(where, kind)
         else:
             raise InvalidRequest(
                 f"Invalid value: '{kind}'. Supported values are: 'text' and 'image_url'.",
@@ -107,7 +125,7 @@ def _parts(param: str, content: list[Any], *, images: bool) -> tuple[Part, ...]:
     return tuple(parts)
 
 
-def _content(param: str, raw: dict[str, Any], role: str, tool_images: bool = False) -> str | tuple[Part, ...] | None:
+def _content(param: str, raw: dict[str, Any], role: str) -> str | tuple[Part, ...] | None:
     content = raw.get("content")
     if content is None:
         # An assistant turn may be only tool calls or a refusal; a function result may be null.
@@ -122,12 +140,8 @@ def _content(param: str, raw: dict[str, Any], role: str, tool_images: bool = Fal
         return content
     if isinstance(content, list):
         if not content:
-            raise InvalidRequest(
-                f"Invalid '{param}.content': empty array. Expected an array with minimum length 1.",
-                param=f"{param}.content",
-                code="empty_array",
-            )
-        return _parts(f"{param}.content", content, images=role == "user" or (tool_images and role == "tool"))
+            raise empty_content(param)
+        return _parts(f"{param}.content", content, images=role == "user")
     raise invalid_type(f"{param}.content", "a string or an array of content parts", content)
 
 
@@ -157,7 +171,7 @@ def _assistant_extras(
     return content
 
 
-def _arguments(param: str, raw: Any) -> dict[str, Any]:
+def arguments(param: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, str):
         raise invalid_type(param, "a string of JSON", raw)
     try:
@@ -180,22 +194,33 @@ def _tool_calls(param: str, raw: Any) -> tuple[ToolCallIn, ...]:
         where = f"{param}[{k}]"
         if not isinstance(call, dict):
             raise invalid_type(where, "an object", call)
-        call_id = call.get("id")
-        if not isinstance(call_id, str) or not TOOL_CALL_ID.fullmatch(call_id):
-            raise invalid_value(f"{where}.id", "a tool call id of letters, digits, '_' or '-' is required.")
+        call_id = check_call_id(where, call.get("id"))
         function = call.get("function")
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             raise missing(f"{where}.function.name")
         calls.append(
             ToolCallIn(
-                call_id, function["name"], _arguments(f"{where}.function.arguments", function.get("arguments", "{}"))
+                call_id, function["name"], arguments(f"{where}.function.arguments", function.get("arguments", "{}"))
             )
         )
     return tuple(calls)
 
 
-def parse_messages(messages: Any, tool_images: bool = False) -> tuple[ChatMessageIn, ...]:
-    """`tool_images`: tool results may hold images (the Responses API's function_call_output may)."""
+def check_call_id(where: str, call_id: Any) -> str:
+    """`where` names the tool call; ids are echoed to Claude, so only the characters it accepts."""
+    if not isinstance(call_id, str) or not TOOL_CALL_ID.fullmatch(call_id):
+        raise invalid_value(f"{where}.id", "a tool call id of letters, digits, '_' or '-' is required.")
+    return call_id
+
+
+def answer_call(param: str, call_id: str, open_calls: dict[str, str]) -> None:
+    """A tool result (`param` names the message) must answer an earlier call not yet answered."""
+    if call_id not in open_calls:
+        raise invalid_value(f"{param}.tool_call_id", f"'{call_id}' does not answer any earlier assistant tool call.")
+    del open_calls[call_id]
+
+
+def parse_messages(messages: Any) -> tuple[ChatMessageIn, ...]:
     if messages is None:
         raise missing("messages")
     if not isinstance(messages, list):
@@ -226,7 +251,7 @@ def parse_messages(messages: Any, tool_images: bool = False) -> tuple[ChatMessag
         name = raw.get("name")
         if name is not None and not isinstance(name, str):
             raise invalid_type(f"{param}.name", "a string", name)
-        content = _content(param, raw, role, tool_images)
+        content = _content(param, raw, role)
         if role == "assistant":
             content = _assistant_extras(param, raw, content)
             calls = _tool_calls(f"{param}.tool_calls", raw["tool_calls"]) if raw.get("tool_calls") else ()
@@ -239,7 +264,7 @@ def parse_messages(messages: Any, tool_images: bool = False) -> tuple[ChatMessag
                     ToolCallIn(
                         f"call_legacy_{legacy_ids}",
                         fc["name"],
-                        _arguments(f"{param}.function_call.arguments", fc.get("arguments", "{}")),
+                        arguments(f"{param}.function_call.arguments", fc.get("arguments", "{}")),
                     ),
                 )
             open_calls.update({c.id: c.name for c in calls})
@@ -250,11 +275,7 @@ def parse_messages(messages: Any, tool_images: bool = False) -> tuple[ChatMessag
                 raise missing(f"{param}.tool_call_id")
             if not isinstance(call_id, str):
                 raise invalid_type(f"{param}.tool_call_id", "a string", call_id)
-            if call_id not in open_calls:
-                raise invalid_value(
-                    f"{param}.tool_call_id", f"'{call_id}' does not answer any earlier assistant tool call."
-                )
-            del open_calls[call_id]
+            answer_call(param, call_id, open_calls)
             parsed.append(ChatMessageIn("tool", content, tool_call_id=call_id))
         elif role == "function":
             match = next((cid for cid, fn in open_calls.items() if fn == name), None)

@@ -18,6 +18,7 @@ NAME = re.compile(r"\A[a-zA-Z0-9_-]{1,56}\Z")
 SCHEMA_NAME = re.compile(r"\A[a-zA-Z0-9_-]{1,64}\Z")
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_TOOLS = 128  # OpenAI's limit for `tools` (and `functions`)
+NO_PARAMETERS = {"type": "object", "properties": {}}  # a function declared without `parameters`
 
 
 # Schemas already found valid, by canonical text: agents send the same functions every turn, and
@@ -58,10 +59,13 @@ def _function(param: str, raw: Any) -> FunctionDef:
         raise missing(f"{param}.name")
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise invalid_value(f"{param}.name", f"'{name}' must be 1 to 56 letters, digits, '_' or '-'.")
-    description = raw.get("description", "")
+    return function_def(param, name, raw.get("description", ""), raw.get("parameters", NO_PARAMETERS))
+
+
+def function_def(param: str, name: str, description: Any, parameters: Any) -> FunctionDef:
+    """A function whose name is already checked: its description and its parameters' schema."""
     if not isinstance(description, str):
         raise invalid_type(f"{param}.description", "a string", description)
-    parameters = raw.get("parameters", {"type": "object", "properties": {}})
     schema = check_schema(f"{param}.parameters", parameters, object_root=True)
     return FunctionDef(name=name, description=description, parameters=schema)
 
@@ -110,6 +114,11 @@ def parse_tool_choice(body: dict[str, Any], defs: tuple[FunctionDef, ...], legac
     raw = body.get(param)
     if raw is None:
         return "auto", None
+    return tool_choice_value(param, raw, defs)
+
+
+def tool_choice_value(param: str, raw: Any, defs: tuple[FunctionDef, ...]) -> tuple[str, str | None]:
+    """`param` is `tool_choice` or the legacy `function_call`; `raw` is not null."""
     names = {d.name for d in defs}
     if not defs:
         raise InvalidRequest(

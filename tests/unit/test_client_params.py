@@ -41,8 +41,8 @@ def test_moderation_is_refused_unless_null() -> None:
     assert info.value.param == "moderation" and info.value.code == "unsupported_parameter"
 
 
-def test_responses_pass_every_accepted_parameter_on_to_the_chat_validation() -> None:
-    """Nothing is dropped silently: each is applied, reported or refused by the chat rules."""
+def test_responses_check_every_accepted_parameter_by_the_chat_rules() -> None:
+    """Nothing is dropped silently: each is applied, reported or refused as chat completions does."""
     sent = {
         "service_tier": "auto",
         "safety_identifier": "u1",
@@ -51,11 +51,10 @@ def test_responses_pass_every_accepted_parameter_on_to_the_chat_validation() -> 
         "prompt_cache_options": {"ttl": "30m"},
         "text": {"format": {"type": "text"}, "verbosity": "low"},
     }
-    body = responses(**sent).chat_body
-    req = parse_chat_request(body)
+    req = responses(**sent).chat
     assert set(req.unapplied) == {*sent} - {"text"} | {"verbosity"}
     with pytest.raises(InvalidRequest) as info:
-        parse_chat_request(responses(moderation={"model": "m"}).chat_body)
+        responses(moderation={"model": "m"})
     assert info.value.param == "moderation"
 
 
@@ -68,7 +67,7 @@ def test_openai_side_state_is_refused_by_name(param: str) -> None:
 
 
 def test_max_tool_calls_has_no_built_in_tool_to_limit() -> None:
-    assert responses(max_tool_calls=3).chat_body.get("max_tool_calls") is None
+    assert responses(max_tool_calls=3).chat.unapplied == ()
     with pytest.raises(InvalidRequest) as info:
         responses(max_tool_calls=-1)
     assert info.value.param == "max_tool_calls"

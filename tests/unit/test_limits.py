@@ -9,6 +9,7 @@ import pytest
 from bridge.config import DEFAULT_MODEL_MAP, Config, ConfigError
 from bridge.errors import InvalidRequest
 from bridge.modelmap import ModelMap, UnknownModel
+from bridge.responses.request import parse_responses_request, response_id
 from bridge.storage.base import SAFE_ID
 from bridge.validation import parse_chat_request
 from bridge.validation.limits import Limits
@@ -43,9 +44,10 @@ def test_the_message_count_is_checked_before_any_message_is_parsed() -> None:
     with pytest.raises(InvalidRequest) as raised:
         parse_chat_request(_body(messages), Limits(max_messages=2))
     assert raised.value.code == "array_above_max_length"
+    # The Responses API names its own conversation, counted with the stored one it continues.
     with pytest.raises(InvalidRequest) as raised:
-        parse_chat_request(_body(messages), Limits(max_messages=2), messages_param="input")
-    assert raised.value.param == "input"
+        parse_responses_request({"model": "m", "input": messages[:2]}, [{}], response_id(None), limits=Limits(2))
+    assert raised.value.param == "input" and raised.value.code == "array_above_max_length"
 
 
 def test_sessions_must_fit_under_the_message_cap() -> None:

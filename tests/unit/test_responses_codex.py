@@ -23,7 +23,7 @@ FN = {"type": "function", "name": "close_agent", "parameters": {"type": "object"
 
 def test_namespace_members_are_offered_under_joined_names() -> None:
     plan = parse_tools([{"type": "namespace", "name": "multi_agent_v1", "description": "d", "tools": [FN]}], web=False)
-    assert [f["function"]["name"] for f in plan.functions] == ["multi_agent_v1__close_agent"]
+    assert [f.name for f in plan.functions] == ["multi_agent_v1__close_agent"]
     assert plan.names == {"multi_agent_v1__close_agent": Named("close_agent", "multi_agent_v1")}
 
 
@@ -45,8 +45,8 @@ def test_custom_tools_and_web_search() -> None:
     }
     plan = parse_tools([custom, {"type": "web_search", "external_web_access": False}], web=True)
     (function,) = plan.functions
-    assert function["function"]["parameters"]["required"] == ["input"]
-    assert "start: X" in function["function"]["description"]
+    assert function.parameters["required"] == ["input"]
+    assert "start: X" in function.description
     assert plan.names["apply_patch"].custom
     assert plan.web_search is None and plan.unapplied == ("tools[0].format", "tools[1].external_web_access")
     assert parse_tools([{"type": "web_search"}], web=True).web_search == {}
@@ -97,8 +97,7 @@ def test_request_fields_codex_sends() -> None:
     }
     req = parse_responses_request(body, [], response_id(None))
     assert req.encrypted_reasoning and not req.store
-    assert req.unapplied == ("include[1]", "client_metadata")
-    assert req.chat_body["prompt_cache_key"] == "t"
+    assert req.chat.unapplied == ("prompt_cache_key", "include[1]", "client_metadata")
 
 
 def test_sealed_reasoning_opens_only_for_its_owner_and_unaltered() -> None:

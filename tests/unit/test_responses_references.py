@@ -7,6 +7,7 @@ import pytest
 from bridge.errors import InvalidRequest, NotFound
 from bridge.responses.references import items_of, references, response_of, substitute
 from bridge.responses.request import item_id, parse_responses_request, response_id
+from bridge.schemas import ChatMessageIn, TextPart
 
 
 def test_an_items_id_leads_to_its_response() -> None:
@@ -57,11 +58,16 @@ def test_references_are_replaced_by_the_stored_items() -> None:
     resolved = substitute(raw, items_of(record))
     assert resolved == [question, answer, raw[2]]
     req = parse_responses_request({"model": "gpt-4o", "input": resolved}, [], response_id(None))
-    assert req.chat_body["messages"] == [
+    assert req.new_messages == [
         {"role": "user", "content": "Q"},
         {"role": "assistant", "content": [{"type": "text", "text": "Cute."}]},
         {"role": "user", "content": "next"},
     ]
+    assert req.chat.messages == (
+        ChatMessageIn("user", "Q"),
+        ChatMessageIn("assistant", (TextPart("Cute."),)),
+        ChatMessageIn("user", "next"),
+    )
 
 
 def test_an_unknown_reference_is_not_found() -> None:

@@ -172,8 +172,8 @@ def test_web_search_parameters_need_web_mode() -> None:
     offered = parse_responses_request(
         {"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, [], response_id(None)
     )
-    assert "web_search_options" not in offered.chat_body and "tools" not in offered.chat_body
-    assert offered.unapplied == ("tools[0]",)
+    assert not offered.chat.web_search and offered.chat.tools == ()
+    assert offered.chat.unapplied == ("tools[0]",)
     with pytest.raises(InvalidRequest) as forced:
         parse_responses_request(
             {"model": "m", "input": "x", "tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}},
@@ -187,8 +187,8 @@ def test_web_search_parameters_need_web_mode() -> None:
         response_id(None),
         True,
     )
-    assert req.chat_body["web_search_options"] == {"search_context_size": "high"}
-    assert "tools" not in req.chat_body
+    assert req.chat.web_search and req.chat.unapplied == ("web_search_options.search_context_size",)
+    assert req.chat.tools == ()
     with pytest.raises(InvalidRequest) as filters:
         parse_responses_request(
             {"model": "m", "input": "x", "tools": [{"type": "web_search", "filters": {"allowed_domains": ["a.b"]}}]},
