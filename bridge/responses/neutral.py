@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from bridge.responses.tools import ToolPlan
-from bridge.schemas import ChatCompletionRequest, ChatMessageIn, Part, TextPart, ToolCallIn
+from bridge.schemas import ChatCompletionRequest, ChatMessageIn, FunctionDef, Part, TextPart, ToolCallIn
 from bridge.validation.chat import (
     EFFORTS,
     REFUSED,
@@ -139,7 +139,7 @@ def neutral_request(checked: Checked, limits: Limits, web: bool) -> ChatCompleti
         for i, offer in enumerate(checked.plan.functions)
     )
     tool_choice, tool_choice_name = (
-        ("auto", None) if checked.tool_choice is None else tool_choice_value("tool_choice", checked.tool_choice, tools)
+        ("auto", None) if checked.tool_choice is None else _tool_choice(checked.tool_choice, tools)
     )
     parallel = body.get("parallel_tool_calls", True)
     if parallel is not None and not isinstance(parallel, bool):
@@ -174,3 +174,12 @@ def neutral_request(checked: Checked, limits: Limits, web: bool) -> ChatCompleti
         show_reasoning=effort is not None and effort != "none",
         web_search=web_search,
     )
+
+
+def _tool_choice(raw: Any, tools: tuple[FunctionDef, ...]) -> tuple[str, str | None]:
+    """Unlike chat completions, the Responses API takes `tool_choice: "auto"` or `"none"` with no
+    function tools (Codex's compaction request sends `tools: []` with `"auto"`; so do tool sets
+    whose only tool, a web search, was left out): nothing to choose from, nothing to refuse."""
+    if not tools and raw in ("auto", "none"):
+        return raw, None
+    return tool_choice_value("tool_choice", raw, tools)

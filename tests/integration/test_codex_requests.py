@@ -29,6 +29,27 @@ async def test_codex_first_request_is_accepted(bridge: Bridge) -> None:
     assert "You are a coding agent running in the Codex CLI." in json.dumps(req.body)
 
 
+async def test_a_compaction_request_with_no_tools_and_tool_choice_auto_is_answered(bridge: Bridge) -> None:
+    """Codex compacts a long thread (with a custom provider) by an ordinary request whose `tools`
+    is empty but whose `tool_choice` stays "auto"; the Responses API takes that shape."""
+    ask = 'codex-before <<tool:mcp__c__exec_command:{"cmd":"ls"}>>'
+    _, first = await stream(bridge, codex_body(ask))
+    (call,) = [item for item in first["output"] if item["type"] == "function_call"]
+    history = [
+        {k: v for k, v in call.items() if k != "status"},
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "a.txt"},
+        {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "codex-compact <<say:Summary.>>"}],
+        },
+    ]
+    _, compacted = await stream(bridge, codex_body(ask, history, tools=[], tool_choice="auto"))
+    assert compacted["status"] == "completed" and compacted["output_text"]
+    (req,) = bridge.fake.find("codex-compact")
+    assert not [t for t in req.body.get("tools", []) if t["name"].startswith("mcp__c__")], "no function offered"
+
+
 async def test_namespace_tool_round_trip(bridge: Bridge) -> None:
     ask = 'codex-ns <<tool:mcp__c__multi_agent_v1__close_agent:{"target":"a1"}>>'
     _, first = await stream(bridge, codex_body(ask))
