@@ -22,9 +22,9 @@ from bridge.validation.chat import (
     EFFORTS,
     REFUSED,
     UNAPPLIED,
-    check_unapplied,
     is_neutral,
     reasoning_effort,
+    unapplied_knobs,
     web_search_options,
 )
 from bridge.validation.common import check_metadata, integer, invalid_type, max_items, missing, unsupported
@@ -152,11 +152,7 @@ def neutral_request(checked: Checked, limits: Limits, web: bool) -> ChatCompleti
     # The chat API's knobs a Responses request can carry (`store` is the Responses API's own).
     knobs = {name: body.get(name) for name in UNAPPLIED if name != "store"}
     knobs["verbosity"] = checked.verbosity
-    unapplied = []
-    for name in UNAPPLIED:
-        if knobs.get(name) is not None:
-            check_unapplied(name, knobs[name])
-            unapplied.append(name)
+    unapplied = unapplied_knobs(knobs)
 
     check_tool_answers(typed)
     return ChatCompletionRequest(

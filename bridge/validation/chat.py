@@ -6,6 +6,7 @@ their users can tell what to change. What Claude Code cannot do is refused, neve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bridge.errors import InvalidRequest
@@ -103,6 +104,17 @@ def check_unapplied(name: str, value: Any) -> None:
             raise invalid_type(name, "an object", value)
     elif not isinstance(value, str):
         raise invalid_type(name, "a string", value)
+
+
+def unapplied_knobs(values: Mapping[str, Any]) -> list[str]:
+    """The knobs Claude cannot honour that a request set (each checked for its type), in
+    UNAPPLIED's order: they are named in X-Bridge-Unapplied-Params, never silently dropped."""
+    found = []
+    for name in UNAPPLIED:
+        if values.get(name) is not None:
+            check_unapplied(name, values[name])
+            found.append(name)
+    return found
 
 
 def _stop(raw: Any) -> tuple[str, ...]:
@@ -219,11 +231,7 @@ def parse_chat_request(
         max_tokens = int(body["max_completion_tokens"])
     effort = reasoning_effort(body.get("reasoning_effort"))
 
-    unapplied = []
-    for name in UNAPPLIED:
-        if body.get(name) is not None:
-            check_unapplied(name, body[name])
-            unapplied.append(name)
+    unapplied = unapplied_knobs(body)
 
     check_tool_answers(messages)
     return ChatCompletionRequest(
