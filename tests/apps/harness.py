@@ -180,6 +180,12 @@ class AppRun:
         return self.stdout + self.stderr
 
 
+def succeeded(run: AppRun, tap: Tap) -> AppRun:
+    """The app exited 0; else the failure shows its output and its last exchanges with the bridge."""
+    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in tap.exchanges()[-4:])
+    return run
+
+
 def fresh_home(root: Path) -> dict[str, str]:
     """HOME and the XDG dirs inside root, created: an app sees no user's settings."""
     dirs = {

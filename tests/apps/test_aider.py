@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.apps.conftest import Live
-from tests.apps.harness import VENVS, AppRun, require, run_app
+from tests.apps.harness import VENVS, AppRun, require, run_app, succeeded
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 AIDER = VENVS / "aider" / "bin" / "aider"
@@ -56,7 +56,7 @@ async def aider(live: Live, tmp_path: Path, message: str, *args: str) -> AppRun:
         # litellm's model price list comes with it; without this it fetches a newer one first.
         env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"},
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
+    succeeded(run, live.tap)
     return run
 
 

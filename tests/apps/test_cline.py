@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.apps.conftest import Live
-from tests.apps.harness import NODE_BIN, AppRun, require, run_app
+from tests.apps.harness import NODE_BIN, AppRun, require, run_app, succeeded
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CLINE = NODE_BIN / "cline"
@@ -37,7 +37,7 @@ async def cline(live: Live, tmp_path: Path, prompt: str) -> AppRun:
     )
     assert auth.returncode == 0, auth.output()
     run = await run_app([CLINE, prompt], tap=live.tap, port=live.port, home=home, cwd=work, env=QUIET)
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
+    succeeded(run, live.tap)
     return run
 
 

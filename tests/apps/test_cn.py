@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.apps.conftest import Live
-from tests.apps.harness import NODE_BIN, AppRun, require, run_app
+from tests.apps.harness import NODE_BIN, AppRun, require, run_app, succeeded
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CN = NODE_BIN / "cn"
@@ -47,7 +47,7 @@ async def cn(live: Live, tmp_path: Path, *args: str) -> AppRun:
         cwd=work,
         env=QUIET,
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
+    succeeded(run, live.tap)
     return run
 
 

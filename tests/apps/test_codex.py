@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.apps.conftest import Live
-from tests.apps.harness import NODE_BIN, AppRun, Exchange, require, run_app
+from tests.apps.harness import NODE_BIN, AppRun, Exchange, require, run_app, succeeded
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CODEX = NODE_BIN / "codex"
@@ -61,7 +61,7 @@ async def codex(live: Live, tmp_path: Path, *args: str) -> AppRun:
         cwd=work,
         env={"CODEX_HOME": str(codex_home), "BRIDGE_API_KEY": "sk-test"},
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
+    succeeded(run, live.tap)
     return run
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.apps.conftest import Live
-from tests.apps.harness import VENVS, AppRun, require, run_app
+from tests.apps.harness import VENVS, AppRun, require, run_app, succeeded
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 LLM = VENVS / "llm" / "bin" / "llm"
@@ -48,7 +48,7 @@ async def llm(live: Live, tmp_path: Path, *args: str) -> AppRun:
         cwd=tmp_path,
         env={"LLM_USER_PATH": str(user)},
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
+    succeeded(run, live.tap)
     return run
 
 

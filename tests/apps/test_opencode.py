@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.apps.conftest import Live
-from tests.apps.harness import NODE_BIN, AppRun, require, run_app
+from tests.apps.harness import NODE_BIN, AppRun, require, run_app, succeeded
 from tests.fake_upstream import said
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -59,7 +59,7 @@ async def opencode(live: Live, tmp_path: Path, prompt: str) -> AppRun:
         cwd=work,
         env=QUIET,
     )
-    assert run.returncode == 0, run.output() + "\n" + "\n".join(x.brief() for x in live.tap.exchanges()[-4:])
+    succeeded(run, live.tap)
     return run
 
 
