@@ -125,6 +125,28 @@ async def upstream_turn(http: httpx.AsyncClient) -> tuple[float, float]:
     return (first or 0.0), time.perf_counter() - t0
 
 
+async def fill_warm_seats(http: httpx.AsyncClient, latency_ms: int) -> int:
+    """Brings the bridge to its steady state before anything is measured: every warm seat
+    (WARM_CONVERSATIONS) holds a continued conversation, as on a server that has run a while.
+
+    Until then each new conversation that is continued takes a seat of its own, and the
+    process started for the standby it used costs 0.5-1 s of CPU while other turns run (on this
+    2-core machine: +36 ms at the median of a short chat measured meanwhile, 2026-12-05). The
+    session rows below open a new conversation every round, so without this the whole run
+    would be that transient. Returns the number of seats filled."""
+    text = (await http.get("/metrics")).text
+    limit = int(float(next(line.split()[-1] for line in text.splitlines() if line.startswith("bridge_warm_limit"))))
+    for i in range(limit):
+        for turn in range(2):
+            await session_turn(http, f"sess_fill_{i}_{latency_ms}", f"fill {turn}")
+    for _ in range(600):
+        pool = (await http.get("/health")).json()["pool"]
+        if not pool["starting"] and not pool["resetting"]:
+            break
+        await asyncio.sleep(0.1)
+    return limit
+
+
 async def throughput(http: httpx.AsyncClient, concurrency: int, seconds: float) -> tuple[float, int, int]:
     done = errors = 0
     end = time.perf_counter() + seconds
@@ -271,6 +293,7 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
             for _ in range(2 * pool):
                 await bridge_turn(http, False)
                 await bare.turn(PROMPT)
+            results["filled_warm_seats"] = await fill_warm_seats(http, latency_ms)
             # Interleaved, so that drift on a busy 2-core machine hits every path alike.
             for _ in range(n):
                 a_total = (await bridge_turn(http, False))[1]
@@ -319,7 +342,8 @@ async def main(latency_ms: int, n: int, cold_n: int, pool: int, seconds: float) 
 
     print(
         f"\n### Upstream latency {latency_ms} ms\n\nFake upstream on 127.0.0.1 answering after {latency_ms} ms; "
-        f"{n} sequential requests per row ({cold_n} for the cold CLI); pool of {pool}.\n"
+        f"{n} sequential requests per row ({cold_n} for the cold CLI); pool of {pool}; measured after "
+        f"{results['filled_warm_seats']} warm seats were filled with continued conversations (steady state).\n"
     )
     print("| path | non-streamed median ms | p95 ms | streamed TTFT median ms | p95 ms |")
     print("|---|---:|---:|---:|---:|")

@@ -25,8 +25,11 @@ conversation is held by a *busy* process (its owner's parallel request) waits up
 
 A process that cannot change back (it has tools or a system prompt of its own) is only
 useful to turns like the ones it served; a *blank* one serves any turn of its launch
-profile. So the pool keeps a standby of blank processes: when it has none, it replaces an
-idle process that holds no conversation and has not been used for a while (`standby_victim`).
+profile. So the pool keeps a standby of blank processes, one per tool set in recent use (at
+least `STANDBY_SLOTS`), so that the next new conversation of each app finds one ready
+(`standby_shortfall`); a process holding only a first exchange nobody continued counts, since
+taking it costs a rewind. When a seat is free a process is started; otherwise an idle process
+that holds no conversation and has not been used for a while is replaced (`standby_victim`).
 """
 
 from __future__ import annotations
@@ -141,6 +144,56 @@ def victim(idle: Iterable[SlotView], want: Want) -> SlotView | None:
 def is_blank(slot: SlotView, profile: LaunchProfile) -> bool:
     """A process that can still take any turn of `profile`: no tools, no prompt, nothing held."""
     return slot.profile == profile and slot.sticky is None and not slot.system_prompt and not holds(slot)
+
+
+def spare(slot: SlotView, profile: LaunchProfile) -> bool:
+    """Untainted and free for a new conversation at the cost of a rewind at most: blank, or
+    holding only a first exchange its owner never continued (`steal(one_off=True)` takes it)."""
+    if slot.profile != profile or slot.sticky is not None or slot.system_prompt:
+        return False
+    if not holds(slot):
+        return True
+    assert slot.conversation is not None
+    return not slot.returning and resume_point(slot.conversation, 0) == 0
+
+
+def standby_shortfall(
+    slots: Iterable[SlotView], profile: LaunchProfile, minimum: int, recent: Iterable[frozenset[ClientTool]]
+) -> int:
+    """How many blank processes to start so that every tool set in recent use has a process
+    ready for its next new conversation, and at least `minimum` can take any.
+
+    A process that already has exactly a recent tool set and holds nothing covers that set;
+    every other set needs a spare (`spare`) of its own."""
+    ready = 0
+    covered: set[frozenset[ClientTool]] = set()
+    for slot in slots:
+        if spare(slot, profile):
+            ready += 1
+        elif slot.profile == profile and slot.sticky is not None and not holds(slot):
+            covered.add(slot.sticky)
+    wanted = max(minimum, len({tools for tools in recent if tools and tools not in covered}))
+    return max(0, wanted - ready)
+
+
+def reclaim_for_standby(
+    idle: Iterable[SlotView], profile: LaunchProfile, now: float, min_idle: float
+) -> SlotView | None:
+    """When every seat holds a conversation: the least recently used untainted one, unused for
+    `min_idle` seconds, to rewind in the background into a blank standby. The next new
+    conversation would take it anyway (step 5), with the rewind on its own request path."""
+    candidates = [
+        s
+        for s in idle
+        if s.profile == profile
+        and s.sticky is None
+        and not s.system_prompt
+        and holds(s)
+        and s.conversation is not None
+        and resume_point(s.conversation, 0) == 0
+        and now - s.last_used >= min_idle
+    ]
+    return min(candidates, key=lambda s: s.last_used, default=None)
 
 
 def standby_victim(idle: Iterable[SlotView], profile: LaunchProfile, now: float, min_idle: float) -> SlotView | None:

@@ -104,6 +104,10 @@ class Seats:
     def _queue_depth(self) -> int:
         return 0
 
+    def _stays_awake(self, slot: Slot) -> bool:
+        """An idle process that is not parked (the standby)."""
+        return False
+
     def forgot(self, slot: Slot) -> None:
         """A process is about to lose the conversation it holds."""
 
@@ -205,6 +209,7 @@ class Seats:
                 slot.state is SlotState.IDLE
                 and not slot.parked
                 and 0 <= self.settings.park_after <= time.monotonic() - slot.last_used
+                and not self._stays_awake(slot)
             ):
                 slot.park()
             if (

@@ -173,9 +173,13 @@ async def test_a_parked_process_keeps_its_conversation_and_functions(make_bridge
 
 async def test_a_parked_process_that_dies_is_replaced(make_bridge) -> None:  # type: ignore[no-untyped-def]
     bridge = await make_bridge(POOL_SIZE="2", WARM_CONVERSATIONS="2", PARK_AFTER="0.1")
-    victim = seated(bridge)[0]
+    await until(lambda: any(s.parked for s in seated(bridge)))
+    victim = next(s for s in seated(bridge) if s.parked)
     assert victim.pid is not None
-    await until(lambda: victim.parked and _stopped(victim.pid or 0))
+    await until(lambda: _stopped(victim.pid or 0))
+    await asyncio.sleep(0.6)  # (the watch looks every 0.5 s)
+    (standby,) = [s for s in seated(bridge) if s is not victim]
+    assert not standby.parked, "the standby's blank process stays awake: waking one costs its turn ~15 ms"
     restarts = bridge.pool.restarts
     os.kill(victim.pid, signal.SIGKILL)
     await until(lambda: bridge.pool.restarts == restarts + 1)

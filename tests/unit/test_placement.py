@@ -164,3 +164,28 @@ def test_a_one_off_conversation_is_taken_before_a_returning_one() -> None:
     assert placement.steal([returning], want, one_off=True) is None, "an agent that came back keeps its process"
     got = placement.steal([returning, one_off], want)
     assert got is not None and got.slot is returning, "without the filter: the least recently used"
+
+
+def test_the_standby_covers_every_tool_set_in_recent_use() -> None:
+    blank = FakeSlot("blank")
+    tooled = FakeSlot("tooled", sticky=frozenset({W}))
+    one_off = FakeSlot("one-off", conversation=held("ns", LINES))
+    continued = FakeSlot("continued", conversation=held("ns", LINES), returning=True)
+    prompted = FakeSlot("prompted", system_prompt="x")
+    apps = [frozenset({W}), frozenset({T}), frozenset({W, T})]
+    assert placement.standby_shortfall([], P, 1, ()) == 1
+    assert placement.standby_shortfall([blank], P, 1, ()) == 0
+    assert placement.standby_shortfall([blank], P, 1, apps) == 2, "one ready per tool set"
+    assert placement.standby_shortfall([blank, tooled], P, 1, apps) == 1, "a process with exactly a set covers it"
+    assert placement.standby_shortfall([blank, tooled, one_off], P, 1, apps) == 0, "a rewind frees a one-off"
+    assert placement.standby_shortfall([continued, prompted], P, 1, ()) == 1, "neither can take any turn"
+    assert placement.standby_shortfall([blank], P, 0, [frozenset()]) == 0, "no tools: any blank serves"
+    assert placement.spare(one_off, P) and not placement.spare(continued, P) and not placement.spare(prompted, P)
+
+
+def test_a_full_pool_rewinds_its_least_recently_used_plain_conversation_into_the_standby() -> None:
+    old = FakeSlot("old", conversation=held("ns", LINES), returning=True, last_used=0)
+    newer = FakeSlot("newer", conversation=held("ns", LINES), returning=True, last_used=5)
+    tooled = FakeSlot("tooled", sticky=frozenset({W}), conversation=held("ns", LINES), last_used=-1)
+    assert placement.reclaim_for_standby([newer, old, tooled], P, now=10, min_idle=2) is old
+    assert placement.reclaim_for_standby([newer, tooled], P, now=6, min_idle=2) is None, "used too recently"
