@@ -56,7 +56,7 @@ def transcript(history: list[Line], session: str, cwd: str) -> str:
         this = str(uuid.uuid4())
         content: Any = line.content
         if line.role == "assistant":
-            content = [{"type": "text", "text": line.content}]
+            content = [{"type": "text", "text": line.content}] if isinstance(line.content, str) else line.content
             message: dict[str, Any] = {
                 "id": f"msg_{this[:8]}",
                 "type": "message",
@@ -87,9 +87,11 @@ def transcript(history: list[Line], session: str, cwd: str) -> str:
     return "".join(json.dumps(r) + "\n" for r in rows)
 
 
-async def new_slot(url: str, work: Path, resume: tuple[str, list[Line]] | None = None) -> Slot:
+async def new_slot(
+    url: str, work: Path, resume: tuple[str, list[Line]] | None = None, command: Path = PINNED_CLI
+) -> Slot:
     settings = LaunchSettings(
-        command=str(PINNED_CLI), request_timeout=60, workdir=work / "slots", base_env=cli_env(url, str(work / "home"))
+        command=str(command), request_timeout=60, workdir=work / "slots", base_env=cli_env(url, str(work / "home"))
     )
     slot_id = f"r{time.monotonic_ns()}"
     paths = prepare_slot_dir(settings, slot_id, LaunchProfile())
