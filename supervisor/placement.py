@@ -11,7 +11,8 @@ Among the processes that can, the order is:
 1. one holding the longest prefix of the turn's own conversation (same owner): only the rest
    is replayed;
 2. one holding no conversation, the one whose fixed state fits the turn most closely (so the
-   most flexible processes stay free for turns only they can serve), then the warmest;
+   most flexible processes stay free for turns only they can serve), then one not parked,
+   then the warmest;
 3. one holding a conversation its owner never continued: it is rewound first;
 4. (the pool's own step) an empty seat is filled with a new process (seats: warm conversations);
 5. one holding another conversation: it is rewound first, the least recently used one;
@@ -52,6 +53,7 @@ class SlotView(Protocol):
     conversation: Held | None
     last_used: float
     returning: bool  # its last turn continued a held conversation (the owner came back)
+    parked: bool  # stopped while idle: its next turn pays ~15 ms to wake it
 
 
 @attrs.frozen
@@ -84,12 +86,13 @@ def holds(slot: SlotView) -> bool:
     return slot.conversation is not None and bool(slot.conversation.lines)
 
 
-def _fit(slot: SlotView, want: Want) -> tuple[int, int, float]:
-    """Lower is better: no new tool taint, then no new system-prompt taint, then the warmest."""
+def _fit(slot: SlotView, want: Want) -> tuple[int, int, bool, float]:
+    """Lower is better: no new tool taint, then no new system-prompt taint, then one awake, then
+    the warmest."""
     # A process with no tools of its own yet would take these for good: keep it for last.
     tools = 0 if slot.sticky == want.tools or (slot.sticky is None and not want.tools) else 1
     prompt = 0 if bool(slot.system_prompt) == want.prompted else 1
-    return tools, prompt, -slot.last_used
+    return tools, prompt, slot.parked, -slot.last_used
 
 
 def pick(idle: Iterable[SlotView], want: Want) -> Pick | None:

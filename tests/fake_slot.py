@@ -19,3 +19,4 @@ class FakeSlot:
     conversation: Held | None = None
     last_used: float = 0.0
     returning: bool = False
+    parked: bool = False

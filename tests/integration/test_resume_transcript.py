@@ -53,9 +53,7 @@ def _shape(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
         content = m["content"]
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]
-        view = ",".join(
-            b.get("type", "?") + (":" + b["text"][:12] if b.get("type") == "text" else "") for b in content
-        )
+        view = ",".join(b.get("type", "?") + (":" + b["text"][:12] if b.get("type") == "text" else "") for b in content)
         out.append((m["role"], view))
     return out
 

@@ -189,3 +189,10 @@ def test_a_full_pool_rewinds_its_least_recently_used_plain_conversation_into_the
     tooled = FakeSlot("tooled", sticky=frozenset({W}), conversation=held("ns", LINES), last_used=-1)
     assert placement.reclaim_for_standby([newer, old, tooled], P, now=10, min_idle=2) is old
     assert placement.reclaim_for_standby([newer, tooled], P, now=6, min_idle=2) is None, "used too recently"
+
+
+def test_a_new_conversation_takes_an_awake_blank_process_before_a_parked_one() -> None:
+    parked = FakeSlot("parked", parked=True, last_used=9)
+    awake = FakeSlot("awake", last_used=1)
+    choice = placement.pick([parked, awake], placement.Want(P))
+    assert choice is not None and choice.slot is awake
