@@ -217,3 +217,28 @@ async def test_a_client_that_leaves_while_waiting_for_its_own_busy_process_leave
     assert not bridge.fake.find("LEAVER"), "the request that left never reached the upstream"
     assert {s.slot_id for s in seated(bridge)} == before, "no process was started or replaced for it"
     assert bridge.pool.stats()["busy"] == 0 and bridge.pool.stats()["starting"] == 0
+
+
+async def test_each_tool_set_in_recent_use_has_a_blank_process_ready(make_bridge) -> None:  # type: ignore[no-untyped-def]
+    """Three apps (three tool sets) each start a conversation: the pool then keeps three blank
+    processes ready (one per set, in free seats), so the next new conversation of each app
+    starts without waiting for a process; with no tools in use it keeps one (STANDBY_SLOTS)."""
+    bridge = await make_bridge(POOL_SIZE="2", WARM_CONVERSATIONS="8")
+
+    def blank() -> list[Slot]:
+        return [
+            s
+            for s in seated(bridge)
+            if s.state in (SlotState.IDLE, SlotState.STARTING) and s.sticky is None and s.conversation is None
+        ]
+
+    await until(lambda: len(blank()) == 2)
+    client = bridge.client()
+    for app in range(3):
+        tool = {**WEATHER, "function": {**WEATHER["function"], "description": f"weather, app {app}"}}
+        resp = await client.chat.completions.create(model="gpt-4o", tools=[tool], messages=agent(f"app{app}"))  # type: ignore[arg-type, list-item]
+        assert resp.choices[0].message.content == f"app{app} a1"
+    await until(lambda: len(blank()) >= 3 and all(s.state is SlotState.IDLE for s in blank()), timeout=30)
+    await asyncio.sleep(1.2)  # (the pool looks again every 0.5 s: no more than needed are started)
+    assert len(blank()) == 3
+    assert len(seated(bridge)) == 6, "three conversations held, three blank processes ready"
