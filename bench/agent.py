@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench.bench import cli_env, start_bridge
+from bench.bench import cli_env, cpu_seconds, start_bridge
 from bridge.config import PINNED_CLI
 from supervisor.conversation import chain
 from supervisor.launch import LaunchProfile, LaunchSettings, build_argv, build_env, prepare_slot_dir
@@ -219,6 +219,25 @@ async def churn(http: httpx.AsyncClient, kind: str, n: int) -> list[float]:
     return samples
 
 
+async def bridge_cpu(http: httpx.AsyncClient, pid: int, length: int, turns: int) -> tuple[float, float]:
+    """The bridge's own CPU per held stateless turn of one agent whose history starts at `length`
+    messages (each turn sends it all back, plus the answer and a new question): ms per turn and
+    the last body's KB. The CLI's CPU is not counted."""
+    tag = f"cpu{length}-{os.getpid()}"
+    messages = [{"role": "system", "content": system_prompt()}, *history(length - 2, tag)]
+    messages.append({"role": "user", "content": f"[{tag}] next"})
+    size = 0.0
+    before = 0.0
+    for i in range(turns + 2):
+        if i == 2:  # the first two turns only put the conversation on its process
+            before = cpu_seconds(pid)
+        body = {"model": "gpt-4o", "tools": tools(), "messages": messages}
+        size = len(json.dumps(body)) / 1024
+        answer = (await chat(http, body))["choices"][0]["message"]
+        messages += [{k: v for k, v in answer.items() if v is not None}, {"role": "user", "content": f"q{i}"}]
+    return (cpu_seconds(pid) - before) * 1000 / turns, size
+
+
 async def main(latency_ms: int, n: int, churn_n: int) -> None:
     fake = FakeUpstream(latency_ms=latency_ms)
     await fake.start()
@@ -249,6 +268,7 @@ async def main(latency_ms: int, n: int, churn_n: int) -> None:
             for kind in ("fixed", "3 prompts", "timestamp", "tools"):
                 churn_rows[kind] = await churn(held, kind, churn_n)
             churn_rows["tools, 3 s apart"] = await churn(held, "tools, 3 s apart", max(4, churn_n // 3))
+            cpu_rows = {length: await bridge_cpu(held, held_proc.pid, length, 30) for length in (4, 100, 150)}
     finally:
         for proc in (held_proc, replay_proc):
             proc.terminate()
@@ -280,6 +300,11 @@ async def main(latency_ms: int, n: int, churn_n: int) -> None:
     for kind, samples in churn_rows.items():
         m, lo, hi = stats_ms(samples)
         print(f"| {kind} | {m:.1f} | {lo:.0f}-{hi:.0f} | {m - fixed:+.1f} |")
+    print("\nThe bridge's own CPU per held stateless turn (30 sequential turns of one agent, /proc of the bridge):\n")
+    print("| history at start (messages) | body at the end | bridge CPU ms/turn |")
+    print("|---:|---:|---:|")
+    for length, (ms, kb) in cpu_rows.items():
+        print(f"| {length} | {kb:.0f} KB | {ms:.1f} |")
 
 
 if __name__ == "__main__":

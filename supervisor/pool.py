@@ -233,8 +233,9 @@ class Pool(Seats):
         self._waiters.remove(waiter)
         waiter.future.set_result(slot)
 
-    def hold(self, slot: Slot) -> None:
-        """Keeps a finished turn's conversation on its process for the owner's next turn.
+    def hold(self, slot: Slot) -> bool:
+        """Keeps a finished turn's conversation on its process for the owner's next turn (True),
+        or gives the process back to be rewound (False).
 
         Only a healthy process under its quotas is kept, and only a conversation a rewind can
         remove again.
@@ -251,10 +252,11 @@ class Pool(Seats):
             or self._over_memory(slot)
         ):
             self.release(slot)
-            return
+            return False
         slot.last_used = time.monotonic()
         slot.state = SlotState.IDLE
         self._dispatch()
+        return True
 
     def _replace_one(self, want: placement.Want) -> bool:
         """Starts a slot for `want` in place of an idle slot that cannot serve it."""

@@ -129,6 +129,12 @@ class CliProcess:
         for task in list(self._helpers):
             task.cancel()
 
+    async def ended(self) -> None:
+        """Returns once the process is gone (its output reader has stopped)."""
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.shield(self._reader)
+
     def kill_now(self) -> None:
         self._transport.kill_now()
 

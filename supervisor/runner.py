@@ -305,18 +305,19 @@ class TurnRunner:
     def _failed(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
 
-    def finish(self, lease: Lease, answer: Line | None) -> None:
+    def finish(self, lease: Lease, answer: Line | None) -> bool:
         """Ends a turn that may hold its conversation: `answer` is the reply as its owner will
-        send it back (the process then keeps the conversation), None rewinds it."""
+        send it back (the process then keeps the conversation), None rewinds it. True when the
+        process kept it."""
         slot, lease.slot = lease.slot, None
         pool, lease.pool = lease.pool or self.pool, None
         if slot is None:
-            return
+            return False
         if answer is not None and slot.alive:
             slot.commit(answer)
-            pool.hold(slot)
-        else:
-            pool.release(slot)
+            return pool.hold(slot)
+        pool.release(slot)
+        return False
 
     def _settle(
         self,

@@ -118,6 +118,7 @@ class Seats:
         # `size` processes at boot; the other warm seats fill as conversations come.
         for seat in range(self.settings.size):
             self._spawn(seat, self.default_profile)
+        self.background(self._upkeep(), name="upkeep")
 
     async def wait_ready(self, timeout: float) -> bool:
         """True once `size` processes are idle, none is starting and none is being retired (tests
@@ -199,28 +200,31 @@ class Seats:
         self._dispatch()
 
     async def _watch(self, seat: int, slot: Slot, base: Path) -> None:
-        """Notices a process that died while idle (and fills its seat again), and forgets held
-        conversations nobody continued within `hold_ttl`."""
-        while slot.alive:
+        """Notices a process that died while it was seated, and fills its seat again."""
+        await slot.ended()
+        if self._seats[seat] is slot:
+            await self._retire(seat, slot, base, replace=True)
+
+    async def _upkeep(self) -> None:
+        """Twice a second, for the whole pool: the standby, memory pressure, parking, and held
+        conversations nobody continued within `hold_ttl` (forgotten). One loop for all seats:
+        a loop per process doing pool-wide work cost an idle bridge with 48 warm processes
+        ~6 ms of CPU a second more (measured)."""
+        while not self._closed:
             await asyncio.sleep(0.5)
             self._keep_standby()
             self._relieve_memory()
-            if (
-                slot.state is SlotState.IDLE
-                and not slot.parked
-                and 0 <= self.settings.park_after <= time.monotonic() - slot.last_used
-                and not self._stays_awake(slot)
-            ):
-                slot.park()
-            if (
-                slot.state is SlotState.IDLE
-                and slot.conversation is not None
-                and time.monotonic() - slot.last_used > self.settings.hold_ttl
-            ):
-                slot.state = SlotState.RESETTING
-                await self._forget(slot)
-        if self._seats[seat] is slot:
-            await self._retire(seat, slot, base, replace=True)
+            now = time.monotonic()
+            for slot in [s for s in self._seats if s is not None and s.state is SlotState.IDLE]:
+                if (
+                    not slot.parked
+                    and 0 <= self.settings.park_after <= now - slot.last_used
+                    and not self._stays_awake(slot)
+                ):
+                    slot.park()
+                if slot.conversation is not None and now - slot.last_used > self.settings.hold_ttl:
+                    slot.state = SlotState.RESETTING
+                    self.background(self._forget(slot), name=f"forget-{slot.slot_id}")
 
     async def _retire(self, seat: int, slot: Slot, base: Path | None = None, *, replace: bool) -> None:
         if self._seats[seat] is slot:

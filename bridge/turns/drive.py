@@ -86,6 +86,7 @@ class _Usages:
 
 async def answer(request: web.Request, turn: Turn, front: FrontEnd, *, stream: bool) -> web.StreamResponse:
     """Drives the turn to its end and answers with what `front` renders."""
+    structlog.contextvars.bind_contextvars(stream=stream)  # the API's own flag, for the request log
     async with contextlib.aclosing(turn.outputs):
         try:
             if stream:

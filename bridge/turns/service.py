@@ -54,8 +54,8 @@ class HeldConversation:
         line = None
         if answered and self.choice is not None and self.choice.assembler.faithful:
             line = self.choice.record.answer_line()
-        structlog.contextvars.bind_contextvars(held=line is not None and self.lease.slot is not None)
-        self.runner.finish(self.lease, line)
+        # Whether the process kept it (the pool may still refuse: HOLD_TTL=0, quotas, memory).
+        structlog.contextvars.bind_contextvars(held=self.runner.finish(self.lease, line))
 
 
 @attrs.frozen
@@ -109,7 +109,7 @@ def start_turn(
     pool = request.app[appkeys.POOL]
     _check_capacity(chat.n, pool.settings.size, pool.settings.max_queue)
     cli_model = resolve_model(request, chat.model)
-    structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, stream=chat.stream, user=chat.user)
+    structlog.contextvars.bind_contextvars(model=chat.model, cli_model=cli_model, user=chat.user)
     config = request.app[appkeys.CONFIG]
     cache = request.app[appkeys.THINKING]
     owner = request[appkeys.ACCOUNT]

@@ -185,7 +185,7 @@ async def test_held_conversations_belong_to_their_api_key(make_bridge) -> None: 
     assert convo(req) == expected(follow)
 
 
-async def test_held_conversations_are_forgotten_after_hold_ttl(make_bridge) -> None:  # type: ignore[no-untyped-def]
+async def test_held_conversations_are_forgotten_after_hold_ttl(make_bridge, logs) -> None:  # type: ignore[no-untyped-def]
     bridge = await make_bridge(POOL_SIZE="1", HOLD_TTL="0.6")
     client = bridge.client()
     two = [{"role": "user", "content": "ttl0"}, {"role": "assistant", "content": "zero"}]
@@ -200,6 +200,8 @@ async def test_held_conversations_are_forgotten_after_hold_ttl(make_bridge) -> N
             break
         await asyncio.sleep(0.1)
     assert slot.conversation is None and slot.alive, "rewound, not killed"
+    assert [e["held"] for e in logs if e["event"] == "request"] == [True]
+    del logs[:]
     never = await make_bridge(POOL_SIZE="1", HOLD_TTL="0")
     await never.client().chat.completions.create(
         model="gpt-4o",
@@ -212,6 +214,7 @@ async def test_held_conversations_are_forgotten_after_hold_ttl(make_bridge) -> N
         await asyncio.sleep(0.05)
     seat = next(iter(never.pool.slots()), None)
     assert seat is not None and seat.conversation is None, "HOLD_TTL=0 holds nothing"
+    assert [e["held"] for e in logs if e["event"] == "request"] == [False], "and its request log says so"
 
 
 async def test_a_stop_sequence_turn_keeps_the_earlier_held_conversation(make_bridge, logs) -> None:  # type: ignore[no-untyped-def]

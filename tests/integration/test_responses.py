@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -157,7 +158,7 @@ async def test_streamed_events_follow_openais_sequence(bridge: Bridge) -> None:
     assert stored.output_text == "Looking it up."
 
 
-async def test_streamed_with_the_openai_client(bridge: Bridge) -> None:
+async def test_streamed_with_the_openai_client(bridge: Bridge, logs: list[dict[str, Any]]) -> None:
     client = bridge.client()
     stream = await client.responses.create(model="gpt-4o", input="<<words:3>>", stream=True)
     deltas, final = [], None
@@ -168,6 +169,8 @@ async def test_streamed_with_the_openai_client(bridge: Bridge) -> None:
             final = event.response
     assert "".join(deltas) == "w1 w2 w3"
     assert final is not None and final.output_text == "w1 w2 w3"
+    (logged,) = [e for e in logs if e["event"] == "request" and e.get("path") == "/v1/responses"]
+    assert logged["stream"] is True, "the request log says what the client asked for"
 
 
 async def test_store_false_is_not_stored_and_list_pages(bridge: Bridge) -> None:
