@@ -33,7 +33,7 @@ log = structlog.get_logger(__name__)
 RECENT_TOOLS = 120.0
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)  # (its repr, with every key of the history, is costly)
 class _Waiter:
     want: placement.Want
     future: asyncio.Future[Slot]
@@ -274,6 +274,8 @@ class Pool(Seats):
         now = time.monotonic()
         for tools in [t for t, seen in self._recent_tools.items() if now - seen > RECENT_TOOLS]:
             del self._recent_tools[tools]
+        if any(s is not None and s.state is SlotState.RESETTING for s in self._seats):
+            return  # what is being rewound may be the standby: look again once it is done
         ready = [s for s in self._seats if s is not None and s.state in (SlotState.IDLE, SlotState.STARTING)]
         # Blank standbys beyond the first only in seats left free (they never cost a warm conversation).
         if not placement.standby_shortfall(ready, profile, self.settings.standby, self._recent_tools):
