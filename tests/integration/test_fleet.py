@@ -220,9 +220,10 @@ async def test_a_client_that_leaves_while_waiting_for_its_own_busy_process_leave
 
 
 async def test_each_tool_set_in_recent_use_has_a_blank_process_ready(make_bridge) -> None:  # type: ignore[no-untyped-def]
-    """Three apps (three tool sets) each start a conversation: the pool then keeps three blank
-    processes ready (one per set, in free seats), so the next new conversation of each app
-    starts without waiting for a process; with no tools in use it keeps one (STANDBY_SLOTS)."""
+    """Three apps (three tool sets, each used in two turns: a set seen once is not an app's and
+    gets none) each run a conversation: the pool then keeps three blank processes ready (one per
+    set, in free seats), so the next new conversation of each app starts without waiting for a
+    process; with no tools in use it keeps one (STANDBY_SLOTS)."""
     bridge = await make_bridge(POOL_SIZE="2", WARM_CONVERSATIONS="8")
 
     def blank() -> list[Slot]:
@@ -236,8 +237,12 @@ async def test_each_tool_set_in_recent_use_has_a_blank_process_ready(make_bridge
     client = bridge.client()
     for app in range(3):
         tool = {**WEATHER, "function": {**WEATHER["function"], "description": f"weather, app {app}"}}
-        resp = await client.chat.completions.create(model="gpt-4o", tools=[tool], messages=agent(f"app{app}"))  # type: ignore[arg-type, list-item]
+        messages = agent(f"app{app}")
+        resp = await client.chat.completions.create(model="gpt-4o", tools=[tool], messages=messages)  # type: ignore[arg-type, list-item]
         assert resp.choices[0].message.content == f"app{app} a1"
+        messages += [{"role": "assistant", "content": f"app{app} a1"}, {"role": "user", "content": "q2 <<say:ok>>"}]
+        resp = await client.chat.completions.create(model="gpt-4o", tools=[tool], messages=messages)  # type: ignore[arg-type, list-item]
+        assert resp.choices[0].message.content == "ok"
     await until(lambda: len(blank()) >= 3 and all(s.state is SlotState.IDLE for s in blank()), timeout=30)
     await asyncio.sleep(1.2)  # (the pool looks again every 0.5 s: no more than needed are started)
     assert len(blank()) == 3
