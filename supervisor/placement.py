@@ -26,7 +26,7 @@ conversation is held by a *busy* process (its owner's parallel request) waits up
 
 A process that cannot change back (it has tools or a system prompt of its own) is only
 useful to turns like the ones it served; a *blank* one serves any turn of its launch
-profile. So the pool keeps a standby of blank processes, one per tool set in recent use (at
+profile. So the pool keeps a standby of blank processes, one per recurring tool set (at
 least `STANDBY_SLOTS`), so that the next new conversation of each app finds one ready
 (`standby_shortfall`). When a seat is free a process is started; otherwise an idle process
 that holds no conversation and has not been used for a while is replaced (`standby_victim`);
@@ -152,7 +152,7 @@ def is_blank(slot: SlotView, profile: LaunchProfile) -> bool:
 def standby_shortfall(
     slots: Iterable[SlotView], profile: LaunchProfile, minimum: int, recent: Iterable[frozenset[ClientTool]]
 ) -> int:
-    """How many blank processes to start so that every tool set in recent use has a process
+    """How many blank processes to start so that every recurring tool set has a process
     ready for its next new conversation, and at least `minimum` can take any.
 
     A process that already has exactly a recent tool set and holds nothing covers that set;
