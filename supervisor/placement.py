@@ -65,6 +65,13 @@ class Want:
     tools: frozenset[ClientTool] = frozenset()
     namespace: str = ""
     keys: tuple[str, ...] = ()  # supervisor.conversation.chain over the turn's history
+    holds: bool = False  # the process may keep the conversation after the turn
+
+
+def comes_back_blank(slot: SlotView, want: Want) -> bool:
+    """A blank process given to a turn that leaves nothing on it (no tools, no system prompt,
+    nothing held): it is blank again once the turn is rewound, milliseconds after its answer."""
+    return is_blank(slot, slot.profile) and not want.tools and not want.prompted and not want.holds
 
 
 @attrs.frozen

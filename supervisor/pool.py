@@ -157,6 +157,9 @@ class Pool(Seats):
             if waiter.provisioned:
                 waiter.provisioned = starting > 0
                 starting -= 1
+        # Processes starting that no waiter asked for (the standby, of the default profile): a
+        # waiter of that profile that needs a new process counts on one instead of starting another.
+        unclaimed = max(0, starting)
         # Starts cost 0.5-1 s of CPU each: at most `size` at a time (a burst of new conversations
         # must not start dozens of processes at once).
         starts_left = self.settings.size - sum(
@@ -178,6 +181,14 @@ class Pool(Seats):
                 if (
                     choice is None
                     and not waiter.provisioned
+                    and unclaimed > 0
+                    and waiter.want.profile == self.default_profile
+                ):
+                    waiter.provisioned = True
+                    unclaimed -= 1
+                elif (
+                    choice is None
+                    and not waiter.provisioned
                     and starts_left > 0
                     and self._fill_free_seat(waiter.want.profile)
                 ):
@@ -191,7 +202,10 @@ class Pool(Seats):
                 if choice is None and None in self._seats:
                     # A warm conversation is only taken when every seat is used; until a start
                     # may begin, the turn waits (for it, or for a process that frees).
-                    if starts_left > 0 and self._fill_free_seat(waiter.want.profile):
+                    if unclaimed > 0 and waiter.want.profile == self.default_profile:
+                        waiter.provisioned = True
+                        unclaimed -= 1
+                    elif starts_left > 0 and self._fill_free_seat(waiter.want.profile):
                         waiter.provisioned = True
                         starts_left -= 1
                     continue
@@ -229,6 +243,7 @@ class Pool(Seats):
         assert isinstance(slot, Slot)
         if choice.steals:
             self.forgot(slot)
+        slot.comes_back_blank = placement.comes_back_blank(slot, waiter.want)
         slot.resume = choice.resume
         slot.returning = choice.resume > 0 or any(key in self._evicted for key in waiter.want.keys[1:])
         slot.state = SlotState.BUSY
@@ -280,12 +295,15 @@ class Pool(Seats):
         if any(s is not None and s.state is SlotState.RESETTING for s in self._seats):
             return  # what is being rewound may be the standby: look again once it is done
         ready = [s for s in self._seats if s is not None and s.state in (SlotState.IDLE, SlotState.STARTING)]
+        # A process running a one-question turn counts too: it is blank again once that turn
+        # ends, and a standby refilled meanwhile would run beside that very turn (bench.bench).
+        back = sum(1 for s in self._seats if s is not None and s.state is SlotState.BUSY and s.comes_back_blank)
         # Blank standbys beyond the first only in seats left free (they never cost a warm conversation).
-        if not placement.standby_shortfall(ready, profile, self.settings.standby, self._tool_sets_in_use()):
+        if placement.standby_shortfall(ready, profile, self.settings.standby, self._tool_sets_in_use()) <= back:
             return
         if self._fill_free_seat(profile):
             return
-        if placement.standby_shortfall(ready, profile, self.settings.standby, ()) == 0:
+        if placement.standby_shortfall(ready, profile, self.settings.standby, ()) <= back:
             return
         victim = placement.standby_victim(self._idle_slots(), profile, now, self.settings.standby_after)
         if victim is not None:

@@ -130,6 +130,7 @@ class TurnRunner:
             tools=frozenset(spec.client_tools),
             namespace=spec.namespace,
             keys=keys,
+            holds=spec.hold,
         )
         last_failure: UpstreamError | SlotDied | None = None
         while True:

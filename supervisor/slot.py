@@ -56,6 +56,7 @@ class Slot(CliProcess):
         self.last_used = time.monotonic()
         self.ready_at = 0.0  # monotonic time it answered initialize and warmed up
         self.returning = False  # its last turn continued the conversation it held
+        self.comes_back_blank = False  # its current turn leaves nothing on it (placement.comes_back_blank)
         self._reset_task: asyncio.Task[bool] | None = None
         self.settings = TurnSettings()
         # What the process has been told and cannot all forget (see the module docstring).

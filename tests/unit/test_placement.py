@@ -195,3 +195,12 @@ def test_a_new_conversation_takes_an_awake_blank_process_before_a_parked_one() -
     awake = FakeSlot("awake", last_used=1)
     choice = placement.pick([parked, awake], placement.Want(P))
     assert choice is not None and choice.slot is awake
+
+
+def test_a_one_question_turn_gives_its_blank_process_back_blank() -> None:
+    blank = FakeSlot("blank")
+    assert placement.comes_back_blank(blank, placement.Want(P))
+    assert not placement.comes_back_blank(blank, placement.Want(P, holds=True)), "it keeps the conversation"
+    assert not placement.comes_back_blank(blank, placement.Want(P, tools=frozenset({W}))), "it keeps the tools"
+    assert not placement.comes_back_blank(blank, placement.Want(P, prompted=True)), "it keeps the prompt"
+    assert not placement.comes_back_blank(FakeSlot("tooled", sticky=frozenset({W})), placement.Want(P))
