@@ -151,9 +151,14 @@ def victim(idle: Iterable[SlotView], want: Want) -> SlotView | None:
     return min(candidates, key=lambda s: (holds(s), s.last_used))
 
 
+def _plain(slot: SlotView, profile: LaunchProfile) -> bool:
+    """Of `profile`, with no tools and no system prompt of its own (whatever it holds)."""
+    return slot.profile == profile and slot.sticky is None and not slot.system_prompt
+
+
 def is_blank(slot: SlotView, profile: LaunchProfile) -> bool:
     """A process that can still take any turn of `profile`: no tools, no prompt, nothing held."""
-    return slot.profile == profile and slot.sticky is None and not slot.system_prompt and not holds(slot)
+    return _plain(slot, profile) and not holds(slot)
 
 
 def standby_shortfall(
@@ -186,9 +191,7 @@ def reclaim_for_standby(
     candidates = [
         s
         for s in idle
-        if s.profile == profile
-        and s.sticky is None
-        and not s.system_prompt
+        if _plain(s, profile)
         and holds(s)
         and s.conversation is not None
         and resume_point(s.conversation, 0) == 0

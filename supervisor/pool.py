@@ -152,7 +152,8 @@ class Pool(Seats):
         capacity = self.settings.size - len(busy)
         # Provisioned waiters beyond the processes actually starting ask again (a start failed,
         # or the process they started went to someone else).
-        starting = sum(1 for s in self._seats if s is not None and s.state is SlotState.STARTING)
+        started = sum(1 for s in self._seats if s is not None and s.state is SlotState.STARTING)
+        starting = started
         for waiter in waiters:
             if waiter.provisioned:
                 waiter.provisioned = starting > 0
@@ -162,10 +163,18 @@ class Pool(Seats):
         unclaimed = max(0, starting)
         # Starts cost 0.5-1 s of CPU each: at most `size` at a time (a burst of new conversations
         # must not start dozens of processes at once).
-        starts_left = self.settings.size - sum(
-            1 for s in self._seats if s is not None and s.state is SlotState.STARTING
-        )
+        starts_left = self.settings.size - started
         wait_more: float | None = None
+
+        def provision(waiter: _Waiter) -> None:
+            """Gets `waiter` a process on its way: a starting standby nobody claimed (of the
+            default profile), else a start in a free seat while starts are left."""
+            nonlocal unclaimed, starts_left
+            if unclaimed > 0 and waiter.want.profile == self.default_profile:
+                waiter.provisioned, unclaimed = True, unclaimed - 1
+            elif starts_left > 0 and self._fill_free_seat(waiter.want.profile):
+                waiter.provisioned, starts_left = True, starts_left - 1
+
         for index in placement.order(waiters, self._idle_slots(), now, self.settings.aging):
             waiter = waiters[index]
             idle = self._idle_slots()
@@ -178,22 +187,8 @@ class Pool(Seats):
             if capacity <= 0:
                 # No turn may start now; a turn no idle process can serve gets a process started
                 # in a free seat meanwhile, so it is ready when a turn ends.
-                if (
-                    choice is None
-                    and not waiter.provisioned
-                    and unclaimed > 0
-                    and waiter.want.profile == self.default_profile
-                ):
-                    waiter.provisioned = True
-                    unclaimed -= 1
-                elif (
-                    choice is None
-                    and not waiter.provisioned
-                    and starts_left > 0
-                    and self._fill_free_seat(waiter.want.profile)
-                ):
-                    waiter.provisioned = True
-                    starts_left -= 1
+                if choice is None and not waiter.provisioned:
+                    provision(waiter)
                 continue
             if choice is None and not waiter.provisioned:
                 if self._resetting_fits(waiter.want):
@@ -202,12 +197,7 @@ class Pool(Seats):
                 if choice is None and None in self._seats:
                     # A warm conversation is only taken when every seat is used; until a start
                     # may begin, the turn waits (for it, or for a process that frees).
-                    if unclaimed > 0 and waiter.want.profile == self.default_profile:
-                        waiter.provisioned = True
-                        unclaimed -= 1
-                    elif starts_left > 0 and self._fill_free_seat(waiter.want.profile):
-                        waiter.provisioned = True
-                        starts_left -= 1
+                    provision(waiter)
                     continue
                 choice = choice or placement.steal(idle, waiter.want)
             if choice is not None:
